@@ -1,0 +1,4 @@
+package im
+
+// imState holds the in-memory state of the feature files; each adds its fields here.
+type imState struct{}
