@@ -146,7 +146,11 @@ func (s *Server) HandleClient(ctx context.Context, sess router.Session, st *xmls
 func (s *Server) SessionEnded(ctx context.Context, sess router.Session, last router.Resource, bound bool) {
 	if bound {
 		s.sessionEnded(ctx, sess, last)
+		return
 	}
+	// Replaced by a newer session on the same resource: nothing to
+	// announce (the resource lives on), only in-memory state to drop.
+	s.forgetSession(sess)
 }
 
 // HandleStanza implements router.Handler for the local domains.
@@ -168,7 +172,9 @@ func (s *Server) HandleStanza(ctx context.Context, st *xmlstream.Stanza) {
 		s.bounce(ctx, st, xmlstream.ServiceUnavailable())
 	case to.Resourcepart() == "":
 		if st.Name.Local == xmlstream.KindIQ && (st.Type() == "get" || st.Type() == "set") {
-			if !s.accountExists(ctx, to) {
+			if !s.accountExists(ctx, to) && !isDiscoItems(st) {
+				// XEP-0030 §8: disco#items to a missing account is an
+				// empty result, not an error (its handler answers it).
 				s.bounce(ctx, st, xmlstream.ServiceUnavailable())
 				return
 			}
@@ -227,4 +233,14 @@ func (s *Server) dispatchIQ(ctx context.Context, iq *xmlstream.Stanza, table map
 	}
 	reply := xmlstream.ResultReply(iq, result)
 	s.send(ctx, reply)
+}
+
+// isDiscoItems reports whether iq carries a disco#items query.
+func isDiscoItems(iq *xmlstream.Stanza) bool {
+	el, err := iq.Element()
+	if err != nil {
+		return false
+	}
+	p := el.FirstElement()
+	return p != nil && p.Name.Space == nsDiscoItems && p.Name.Local == "query"
 }
