@@ -17,6 +17,11 @@ var (
 	ErrSequence = errors.New("data: sequence mismatch")
 	// ErrClosed: the store was closed.
 	ErrClosed = errors.New("data: store closed")
+	// ErrInvalidKey: an empty or oversized key or stream name (see MaxKeyLen),
+	// or a stream name containing NUL.
+	ErrInvalidKey = errors.New("data: invalid key")
+	// ErrInUse: another process holds the database directory.
+	ErrInUse = errors.New("data directory is in use by another gavel process")
 )
 
 // AnySeq as expectLastSeq makes Append skip the sequence check.
@@ -58,12 +63,15 @@ type Logs interface {
 	// (0 for an empty stream, AnySeq to skip the check); returns the new
 	// sequence, or ErrSequence. The entry is durable when Append returns.
 	Append(ctx context.Context, stream string, data []byte, expectLastSeq uint64) (seq uint64, err error)
-	// Read returns up to limit entries with Seq >= fromSeq in ascending order.
+	// Read returns up to limit entries with Seq >= fromSeq in ascending order
+	// (limit <= 0: no limit, as for Scan).
 	Read(ctx context.Context, stream string, fromSeq uint64, limit int) ([]Entry, error)
 	// ReadBack returns up to limit entries with Seq <= beforeSeq in
 	// descending order (newest first); beforeSeq AnySeq means from the end.
 	ReadBack(ctx context.Context, stream string, beforeSeq uint64, limit int) ([]Entry, error)
 	// Last returns the last sequence (0 if empty) and the first retained sequence.
+	// When nothing is retained first == last+1 (a never-used stream: 0, 1), so
+	// last-first+1 is always the number of retained entries.
 	Last(ctx context.Context, stream string) (last, first uint64, err error)
 	// Truncate removes entries with Seq < beforeSeq (retention, delivered offline messages).
 	Truncate(ctx context.Context, stream string, beforeSeq uint64) error

@@ -1,0 +1,208 @@
+package data
+
+// Key layout: the one place that says what every key in the database means.
+//
+// The database has two levels of naming. Packages see LOGICAL names: KV keys
+// and log stream names, listed in the first two tables and built with the
+// helpers below. The Badger implementation stores them under PHYSICAL keys
+// that start with a one-letter namespace (third table), so KV keys, log
+// entries and log metadata can never collide or show up in each other's
+// scans, whatever bytes a logical name holds.
+//
+// Logical KV keys (KV interface; every value is stored with its revision):
+//
+//	key                     owner    value
+//	----------------------  -------  ---------------------------------------------
+//	acct/<bare JID>         auth     account credentials (SCRAM salts, keys, flags)
+//	roster/<bare JID>       im       the user's roster document
+//	pres/<bare JID>         im       pending inbound subscription requests and
+//	                                 pre-approvals of that user
+//	cert/<name>             server   TLS material (certificates, keys) by name
+//	meta/schema             data     storage schema version, decimal ASCII
+//	                                 (written by data itself, see SchemaVersion)
+//	--- reserved for packages that come later (add a row and a helper here) ---
+//	muc/...                 muc      room configurations, affiliations
+//	pubsub/...              pubsub   node configurations, subscriptions
+//	auction/...             auction  lot configurations, state snapshots
+//
+// Bare JIDs are in their canonical string form (jid.Bare().String()). A bare
+// JID contains no '/', so "roster/a@b" is never a prefix of another user's key
+// except "roster/a@bc": scans over one user must match the whole key, not a
+// prefix.
+//
+// Logical log streams (Logs interface):
+//
+//	stream                  owner    entries
+//	----------------------  -------  ---------------------------------------------
+//	offline/<bare JID>      im       offline message queue (one stanza per entry)
+//	--- reserved for packages that come later ---
+//	muc/...                 muc      room history
+//	pubsub/...              pubsub   node items
+//	auction/...             auction  bid ledgers
+//
+// Physical Badger keys (only the Badger implementation uses these):
+//
+//	key                                   value
+//	------------------------------------  ------------------------------------
+//	k/<logical KV key>                    8-byte big-endian revision ‖ value
+//	l/<stream> 0x00 <8-byte BE seq>       8-byte big-endian unix nanos ‖ data
+//	s/<stream>                            8-byte BE first ‖ 8-byte BE last
+//	x/rev                                 8-byte BE revision lease (see revs)
+//
+// Stream names may not contain 0x00: the 0x00 terminator is what keeps stream
+// "a" from seeing the entries of "a/b" ("l/a\x00" is not a prefix of
+// "l/a/b\x00"), and big-endian sequences make key order equal sequence order.
+// Badger reserves keys starting with "!badger!"; ours never do.
+
+import (
+	"encoding/binary"
+	"fmt"
+)
+
+// MaxKeyLen bounds logical KV keys and stream names. A bare JID is at most
+// 3071 bytes (RFC 7622: 1023-byte localpart and domainpart), so every key
+// above fits with room to spare; Badger's own limit is 65000.
+const MaxKeyLen = 4096
+
+// SchemaVersion is the storage layout version recorded under SchemaKey.
+// Bump it (and write a migration) when the layout above changes.
+const SchemaVersion = 1
+
+// Logical key helpers. They take canonical bare JIDs as strings so this
+// package does not depend on any JID library.
+
+// AccountKey is the KV key of an account's credentials.
+func AccountKey(bareJID string) []byte { return []byte("acct/" + bareJID) }
+
+// AccountPrefix is the KV prefix of all accounts (scan to list users).
+func AccountPrefix() []byte { return []byte("acct/") }
+
+// RosterKey is the KV key of a user's roster document.
+func RosterKey(bareJID string) []byte { return []byte("roster/" + bareJID) }
+
+// PresenceKey is the KV key of a user's pending subscription requests and
+// pre-approvals.
+func PresenceKey(bareJID string) []byte { return []byte("pres/" + bareJID) }
+
+// CertKey is the KV key of the TLS material stored under name.
+func CertKey(name string) []byte { return []byte("cert/" + name) }
+
+// SchemaKey is the KV key holding SchemaVersion.
+func SchemaKey() []byte { return []byte("meta/schema") }
+
+// OfflineStream is the log stream of a user's offline message queue.
+func OfflineStream(bareJID string) string { return "offline/" + bareJID }
+
+// Physical namespaces.
+const (
+	nsKV        = 'k'
+	nsLogEntry  = 'l'
+	nsLogMeta   = 's'
+	nsInternal  = 'x'
+	nsSeparator = '/'
+)
+
+// revLeaseKey holds the upper bound of revisions handed out so far.
+var revLeaseKey = []byte{nsInternal, nsSeparator, 'r', 'e', 'v'}
+
+func checkKey(key []byte) error {
+	if len(key) == 0 || len(key) > MaxKeyLen {
+		return fmt.Errorf("%w: length %d not in 1..%d", ErrInvalidKey, len(key), MaxKeyLen)
+	}
+	return nil
+}
+
+func checkStream(stream string) error {
+	if len(stream) == 0 || len(stream) > MaxKeyLen {
+		return fmt.Errorf("%w: stream name length %d not in 1..%d", ErrInvalidKey, len(stream), MaxKeyLen)
+	}
+	for i := 0; i < len(stream); i++ {
+		if stream[i] == 0 {
+			return fmt.Errorf("%w: stream name contains NUL", ErrInvalidKey)
+		}
+	}
+	return nil
+}
+
+func withNamespace(ns byte, name []byte) []byte {
+	k := make([]byte, 0, 2+len(name))
+	k = append(k, ns, nsSeparator)
+	return append(k, name...)
+}
+
+// kvKey is the physical key of a logical KV key (or the prefix of a logical prefix).
+func kvKey(key []byte) []byte { return withNamespace(nsKV, key) }
+
+// kvUnkey strips the namespace from a physical KV key.
+func kvUnkey(pk []byte) []byte { return pk[2:] }
+
+// logPrefix is the prefix shared by all entries of stream and nothing else.
+func logPrefix(stream string) []byte {
+	k := make([]byte, 0, 3+len(stream)+8)
+	k = append(k, nsLogEntry, nsSeparator)
+	k = append(k, stream...)
+	return append(k, 0)
+}
+
+// logKey is the physical key of entry seq of stream.
+func logKey(stream string, seq uint64) []byte {
+	return binary.BigEndian.AppendUint64(logPrefix(stream), seq)
+}
+
+// logKeySeq decodes the sequence from a physical entry key.
+func logKeySeq(pk []byte) uint64 { return binary.BigEndian.Uint64(pk[len(pk)-8:]) }
+
+// logMetaKey is the physical key of stream's metadata.
+func logMetaKey(stream string) []byte { return withNamespace(nsLogMeta, []byte(stream)) }
+
+// revValue prefixes val with its revision.
+func revValue(rev uint64, val []byte) []byte {
+	v := make([]byte, 8, 8+len(val))
+	binary.BigEndian.PutUint64(v, rev)
+	return append(v, val...)
+}
+
+// splitRevValue is the inverse of revValue.
+func splitRevValue(v []byte) (rev uint64, val []byte, err error) {
+	if len(v) < 8 {
+		return 0, nil, fmt.Errorf("data: corrupt KV value (%d bytes)", len(v))
+	}
+	return binary.BigEndian.Uint64(v), v[8:], nil
+}
+
+// streamMeta is the per-stream metadata. An empty stream has first == last+1.
+type streamMeta struct{ first, last uint64 }
+
+func (m streamMeta) encode() []byte {
+	v := make([]byte, 16)
+	binary.BigEndian.PutUint64(v, m.first)
+	binary.BigEndian.PutUint64(v[8:], m.last)
+	return v
+}
+
+func decodeStreamMeta(v []byte) (streamMeta, error) {
+	if len(v) != 16 {
+		return streamMeta{}, fmt.Errorf("data: corrupt stream metadata (%d bytes)", len(v))
+	}
+	return streamMeta{first: binary.BigEndian.Uint64(v), last: binary.BigEndian.Uint64(v[8:])}, nil
+}
+
+// entryValue prefixes data with the append time.
+func entryValue(unixNano int64, d []byte) []byte {
+	v := make([]byte, 8, 8+len(d))
+	binary.BigEndian.PutUint64(v, uint64(unixNano))
+	return append(v, d...)
+}
+
+func decodeEntry(seq uint64, v []byte) (Entry, error) {
+	if len(v) < 8 {
+		return Entry{}, fmt.Errorf("data: corrupt log entry %d (%d bytes)", seq, len(v))
+	}
+	d := make([]byte, len(v)-8)
+	copy(d, v[8:])
+	return Entry{Seq: seq, Time: int64(binary.BigEndian.Uint64(v)), Data: d}, nil
+}
+
+func beUint64(b []byte) uint64 { return binary.BigEndian.Uint64(b) }
+
+func beAppend(b []byte, v uint64) []byte { return binary.BigEndian.AppendUint64(b, v) }
