@@ -1,0 +1,70 @@
+package server
+
+import (
+	"context"
+	"net"
+	"net/http"
+
+	"github.com/gavelhq/gavel/c2s"
+	"github.com/gavelhq/gavel/xmlstream"
+)
+
+// c2sServer is what the server needs of the client listeners.
+type c2sServer interface {
+	ServeTCP(ln net.Listener) error
+	ServeDirectTLS(ln net.Listener) error
+	WebSocketHandler() http.Handler
+	Shutdown(ctx context.Context) error
+}
+
+// c2sOptions translates the configuration into c2s.Options.
+func (s *Server) c2sOptions() c2s.Options {
+	cfg := s.cfg
+	domains := []string{cfg.Domain}
+	if cfg.Auth.AnonymousDomain != "" {
+		domains = append(domains, cfg.Auth.AnonymousDomain)
+	}
+	return c2s.Options{
+		Domains:                   domains,
+		TLSConfig:                 s.tls,
+		RequireTLS:                cfg.C2S.RequireTLS,
+		PlainWithoutTLSOnLoopback: cfg.Dev,
+		Limits:                    streamLimits(cfg),
+		AuthTimeout:               cfg.C2S.AuthTimeout,
+		IdleTimeout:               cfg.C2S.IdlePing,
+		PingTimeout:               cfg.C2S.PingTimeout,
+		MaxAuthAttempts:           cfg.C2S.MaxAuthAttempts,
+		WriteQueueBytes:           cfg.C2S.WriteQueueBytes,
+		InboundBytesPerSecond:     cfg.C2S.InboundBytesPerSecond,
+		InboundBurstBytes:         cfg.C2S.InboundBurstBytes,
+		WebSocketOrigins:          cfg.WebSocket.Origins,
+		WebSocketSecure:           cfg.WebSocket.AssumeSecure,
+		Logger:                    s.log.With("pkg", "c2s"),
+		Metrics:                   c2sMetrics{s.metrics},
+		// Roster versioning and pre-approval are features of the stream
+		// after authentication (RFC 6121 §2.6.1, §3.4.1).
+		ExtraFeatures: func(authenticated bool) []*xmlstream.Element {
+			if !authenticated {
+				return nil
+			}
+			return s.IM.StreamFeatures()
+		},
+	}
+}
+
+// streamLimits are the parser limits of every inbound stream (clients and
+// federated servers alike).
+func streamLimits(cfg Config) xmlstream.Limits {
+	return xmlstream.Limits{
+		MaxStanzaBytes: cfg.C2S.Limits.MaxStanzaBytes,
+		MaxDepth:       cfg.C2S.Limits.MaxDepth,
+		MaxAttrs:       cfg.C2S.Limits.MaxAttrs,
+	}
+}
+
+// newC2S builds the client listeners over the IM core, timing each
+// stanza's routing.
+func (s *Server) newC2S() (c2sServer, error) {
+	h := timedHandler{Handler: s.IM, hist: s.metrics.routing}
+	return c2s.New(s.c2sOptions(), s.Router, s.Accounts, h), nil
+}

@@ -1,0 +1,519 @@
+package server
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+	"mellium.im/xmpp/jid"
+
+	"github.com/gavelhq/gavel/router"
+)
+
+// Config is everything an operator can set. gavel.example.yaml at the
+// repository root documents every field with its default; keep the two in
+// step (TestExampleConfigMatchesDefaults checks it).
+type Config struct {
+	// Domain is the XMPP host served here; accounts are user@Domain.
+	Domain string `yaml:"domain"`
+	// DataDir holds the database, the generated TLS certificate and the lock file.
+	DataDir string `yaml:"data_dir"`
+	// Admins are bare JIDs with administrator rights.
+	Admins       []string           `yaml:"admins"`
+	Listeners    ListenersConfig    `yaml:"listeners"`
+	TLS          TLSConfig          `yaml:"tls"`
+	C2S          C2SConfig          `yaml:"c2s"`
+	S2S          S2SConfig          `yaml:"s2s"`
+	Auth         AuthConfig         `yaml:"auth"`
+	Registration RegistrationConfig `yaml:"registration"`
+	// OfflineQuota is the number of messages kept per offline account (XEP-0160).
+	OfflineQuota int             `yaml:"offline_quota"`
+	WebSocket    WebSocketConfig `yaml:"websocket"`
+	Services     ServicesConfig  `yaml:"services"`
+	Log          LogConfig       `yaml:"log"`
+	Metrics      MetricsConfig   `yaml:"metrics"`
+
+	// Dev is set by --dev / GAVEL_DEV only: it changes defaults (loopback
+	// listeners, no required TLS, demo accounts), never explicit settings.
+	Dev bool `yaml:"-"`
+}
+
+// ListenersConfig holds the listening addresses; an empty address disables
+// that listener.
+type ListenersConfig struct {
+	C2S    string `yaml:"c2s_addr"`
+	C2STLS string `yaml:"c2s_tls_addr"`
+	S2S    string `yaml:"s2s_addr"`
+	HTTP   string `yaml:"http_addr"`
+}
+
+// TLSConfig names the certificate; both empty means a self-signed one kept
+// in DataDir (cert.pem, key.pem).
+type TLSConfig struct {
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+}
+
+// C2SConfig is the client stream policy.
+type C2SConfig struct {
+	// RequireTLS refuses SASL and everything after it on a stream without TLS.
+	RequireTLS bool        `yaml:"require_tls"`
+	Limits     LimitConfig `yaml:"limits"`
+	// AuthTimeout: a connection must authenticate and bind within this time.
+	AuthTimeout time.Duration `yaml:"auth_timeout"`
+	// IdlePing: after this long without input the server sends an XMPP ping.
+	IdlePing time.Duration `yaml:"idle_ping"`
+	// PingTimeout: the ping must be answered (or any input arrive) within this.
+	PingTimeout time.Duration `yaml:"ping_timeout"`
+	// MaxAuthAttempts: failed SASL attempts allowed on one stream before it is closed.
+	MaxAuthAttempts int `yaml:"max_auth_attempts"`
+	// WriteQueueBytes bounds what may wait for a slow reader; beyond it the
+	// session is closed rather than allowed to stall senders.
+	WriteQueueBytes int `yaml:"write_queue_bytes"`
+	// Inbound rate limit per connection (token bucket in bytes); 0 disables.
+	InboundBytesPerSecond int `yaml:"inbound_bytes_per_second"`
+	InboundBurstBytes     int `yaml:"inbound_burst_bytes"`
+	// ResourceConflict: replace | refuse | rename (RFC 6120 §7.7.2.2).
+	ResourceConflict string `yaml:"resource_conflict"`
+	// MaxResources bound per account; 0 is unlimited.
+	MaxResources int `yaml:"max_resources"`
+}
+
+// S2SConfig is the federation policy (docs/s2s.md).
+type S2SConfig struct {
+	// RequireTLS refuses federation over unencrypted streams, both ways.
+	RequireTLS bool `yaml:"require_tls"`
+	// VerifyCertificates requires peer certificates that chain to the system
+	// roots; otherwise TLS only encrypts and Server Dialback authenticates.
+	VerifyCertificates bool `yaml:"verify_certificates"`
+	// Hosts maps a remote domain to host:port, bypassing DNS SRV lookups.
+	Hosts map[string]string `yaml:"hosts"`
+	// ConnectTimeout bounds resolving, connecting and dialback.
+	ConnectTimeout time.Duration `yaml:"connect_timeout"`
+	// IdleTimeout closes a federation stream unused for this long.
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
+}
+
+// LimitConfig bounds what the XML parser accepts from one peer.
+type LimitConfig struct {
+	MaxStanzaBytes int `yaml:"max_stanza_bytes"`
+	MaxDepth       int `yaml:"max_depth"`
+	MaxAttrs       int `yaml:"max_attrs"`
+}
+
+// AuthConfig is SASL policy.
+type AuthConfig struct {
+	MaxFailuresPerIP      int           `yaml:"max_failures_per_ip"`
+	MaxFailuresPerAccount int           `yaml:"max_failures_per_account"`
+	FailureWindow         time.Duration `yaml:"failure_window"`
+	// AnonymousDomain hosts SASL ANONYMOUS sessions; empty disables them.
+	AnonymousDomain string `yaml:"anonymous_domain"`
+	ScramIterations int    `yaml:"scram_iterations"`
+}
+
+// RegistrationConfig is in-band registration (XEP-0077, not implemented yet).
+type RegistrationConfig struct {
+	Open bool `yaml:"open"`
+}
+
+// WebSocketConfig is the RFC 7395 endpoint policy.
+type WebSocketConfig struct {
+	// Origins are host patterns (path.Match syntax, e.g. "app.example.com",
+	// "*.example.com") whose browser pages may connect; requests without an
+	// Origin header (non-browser clients) and same-host origins are always
+	// allowed. "*" allows any origin.
+	Origins []string `yaml:"origins"`
+	// AssumeSecure treats WebSocket connections as encrypted (set when a
+	// TLS-terminating proxy is in front of http_addr).
+	AssumeSecure bool `yaml:"assume_secure"`
+}
+
+// ServicesConfig names the service domains; empty means the default
+// subdomain of Domain.
+type ServicesConfig struct {
+	MUC     string `yaml:"muc"`
+	PubSub  string `yaml:"pubsub"`
+	Auction string `yaml:"auction"`
+}
+
+// LogConfig selects the log output.
+type LogConfig struct {
+	Level  string `yaml:"level"`  // debug | info | warn | error
+	Format string `yaml:"format"` // text | json
+}
+
+// MetricsConfig switches /metrics.
+type MetricsConfig struct {
+	Enabled bool `yaml:"enabled"`
+}
+
+// Default ports.
+const (
+	DefaultC2SPort    = "5222"
+	DefaultC2STLSPort = "5223"
+	DefaultS2SPort    = "5269"
+	DefaultHTTPPort   = "5280"
+)
+
+// Defaults returns the built-in configuration; dev selects the --dev
+// defaults. Domain-derived values (service domains, dev's anonymous domain)
+// are filled in by Finalize once the domain is known.
+func Defaults(dev bool) Config {
+	host := ""
+	if dev {
+		host = "127.0.0.1"
+	}
+	return Config{
+		Domain:  "localhost",
+		DataDir: "./gavel-data",
+		Listeners: ListenersConfig{
+			C2S:    net.JoinHostPort(host, DefaultC2SPort),
+			C2STLS: net.JoinHostPort(host, DefaultC2STLSPort),
+			S2S:    net.JoinHostPort(host, DefaultS2SPort),
+			HTTP:   net.JoinHostPort(host, DefaultHTTPPort),
+		},
+		C2S: C2SConfig{
+			RequireTLS: !dev,
+			Limits: LimitConfig{
+				MaxStanzaBytes: 256 << 10,
+				MaxDepth:       64,
+				MaxAttrs:       64,
+			},
+			AuthTimeout:           30 * time.Second,
+			IdlePing:              90 * time.Second,
+			PingTimeout:           30 * time.Second,
+			MaxAuthAttempts:       3,
+			WriteQueueBytes:       1 << 20,
+			InboundBytesPerSecond: 64 << 10,
+			InboundBurstBytes:     512 << 10,
+			ResourceConflict:      "replace",
+			MaxResources:          10,
+		},
+		S2S: S2SConfig{
+			RequireTLS:     !dev,
+			ConnectTimeout: 20 * time.Second,
+			IdleTimeout:    10 * time.Minute,
+		},
+		Auth: AuthConfig{
+			MaxFailuresPerIP:      10,
+			MaxFailuresPerAccount: 5,
+			FailureWindow:         5 * time.Minute,
+			ScramIterations:       4096,
+		},
+		Registration: RegistrationConfig{Open: dev},
+		OfflineQuota: 500,
+		Log:          LogConfig{Level: "info", Format: "text"},
+		Metrics:      MetricsConfig{Enabled: true},
+		Dev:          dev,
+	}
+}
+
+// Overrides are the command-line flags; a nil field was not given.
+type Overrides struct {
+	Config, DataDir, Domain      *string
+	C2SAddr, C2STLSAddr, S2SAddr *string
+	HTTPAddr                     *string
+	Dev                          *bool
+}
+
+// Env var names, one per flag.
+const (
+	EnvConfig     = "GAVEL_CONFIG"
+	EnvData       = "GAVEL_DATA"
+	EnvDomain     = "GAVEL_DOMAIN"
+	EnvC2SAddr    = "GAVEL_C2S_ADDR"
+	EnvC2STLSAddr = "GAVEL_C2S_TLS_ADDR"
+	EnvS2SAddr    = "GAVEL_S2S_ADDR"
+	EnvHTTPAddr   = "GAVEL_HTTP_ADDR"
+	EnvDev        = "GAVEL_DEV"
+)
+
+// Load resolves the configuration: flag > environment > file > default.
+// getenv is os.Getenv in production (tests pass their own). The file is
+// the one named by --config or GAVEL_CONFIG; no file means defaults only.
+// The result is finalized and validated.
+func Load(flags Overrides, getenv func(string) string) (Config, error) {
+	if getenv == nil {
+		getenv = func(string) string { return "" }
+	}
+	dev := false
+	if v := getenv(EnvDev); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return Config{}, fmt.Errorf("%s=%q: want true or false", EnvDev, v)
+		}
+		dev = b
+	}
+	if flags.Dev != nil {
+		dev = *flags.Dev
+	}
+	cfg := Defaults(dev)
+	var explicit map[string]bool
+	path := pick(flags.Config, getenv(EnvConfig), "")
+	if path != "" {
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			return Config{}, fmt.Errorf("config: %w", err)
+		}
+		explicit, err = decodeYAML(raw, &cfg)
+		if err != nil {
+			return Config{}, fmt.Errorf("config %s: %w", path, err)
+		}
+	}
+	for _, o := range []struct {
+		dst  *string
+		env  string
+		flag *string
+	}{
+		{&cfg.DataDir, EnvData, flags.DataDir},
+		{&cfg.Domain, EnvDomain, flags.Domain},
+		{&cfg.Listeners.C2S, EnvC2SAddr, flags.C2SAddr},
+		{&cfg.Listeners.C2STLS, EnvC2STLSAddr, flags.C2STLSAddr},
+		{&cfg.Listeners.S2S, EnvS2SAddr, flags.S2SAddr},
+		{&cfg.Listeners.HTTP, EnvHTTPAddr, flags.HTTPAddr},
+	} {
+		if v := getenv(o.env); v != "" {
+			*o.dst = v
+		}
+		if o.flag != nil {
+			*o.dst = *o.flag
+		}
+	}
+	cfg.finalize(explicit)
+	if err := cfg.Validate(); err != nil {
+		return Config{}, err
+	}
+	return cfg, nil
+}
+
+func pick(flag *string, env, def string) string {
+	if flag != nil {
+		return *flag
+	}
+	if env != "" {
+		return env
+	}
+	return def
+}
+
+// decodeYAML decodes raw over cfg, rejecting unknown keys, and returns the
+// dotted paths of the keys the file set.
+func decodeYAML(raw []byte, cfg *Config) (map[string]bool, error) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(raw, &root); err != nil {
+		return nil, err
+	}
+	explicit := map[string]bool{}
+	if len(root.Content) == 0 {
+		return explicit, nil // empty file
+	}
+	collectKeys(root.Content[0], "", explicit)
+	dec := yaml.NewDecoder(bytes.NewReader(raw))
+	dec.KnownFields(true)
+	if err := dec.Decode(cfg); err != nil {
+		return nil, err
+	}
+	return explicit, nil
+}
+
+func collectKeys(n *yaml.Node, prefix string, out map[string]bool) {
+	if n.Kind != yaml.MappingNode {
+		return
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k := prefix + n.Content[i].Value
+		out[k] = true
+		collectKeys(n.Content[i+1], k+".", out)
+	}
+}
+
+// finalize fills the values derived from the domain. explicit holds the
+// keys the config file set (nil: none).
+func (c *Config) finalize(explicit map[string]bool) {
+	c.Domain = strings.ToLower(strings.TrimSpace(c.Domain))
+	if c.Services.MUC == "" {
+		c.Services.MUC = "conference." + c.Domain
+	}
+	if c.Services.PubSub == "" {
+		c.Services.PubSub = "pubsub." + c.Domain
+	}
+	if c.Services.Auction == "" {
+		c.Services.Auction = "auction." + c.Domain
+	}
+	if c.Dev && c.Auth.AnonymousDomain == "" && !explicit["auth.anonymous_domain"] {
+		c.Auth.AnonymousDomain = "anon." + c.Domain
+	}
+}
+
+// Finalize fills domain-derived defaults of a Config built in code (tests,
+// embedding) and validates it.
+func (c *Config) Finalize() error {
+	c.finalize(nil)
+	return c.Validate()
+}
+
+// Validate reports every problem in the configuration at once.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
+	}
+	checkDomain := func(key, d string) {
+		if d == "" {
+			bad(key, "must not be empty")
+			return
+		}
+		j, err := jid.Parse(d)
+		if err != nil || j.Localpart() != "" || j.Resourcepart() != "" {
+			bad(key, "%q is not a valid domain name", d)
+		}
+	}
+	checkDomain("domain", c.Domain)
+	if c.DataDir == "" {
+		bad("data_dir", "must not be empty")
+	}
+	for i, a := range c.Admins {
+		j, err := jid.Parse(a)
+		if err != nil || j.Localpart() == "" || j.Resourcepart() != "" {
+			bad(fmt.Sprintf("admins[%d]", i), "%q is not a bare JID (user@domain)", a)
+		}
+	}
+	seen := map[string]string{}
+	for _, l := range []struct{ key, addr string }{
+		{"listeners.c2s_addr", c.Listeners.C2S},
+		{"listeners.c2s_tls_addr", c.Listeners.C2STLS},
+		{"listeners.s2s_addr", c.Listeners.S2S},
+		{"listeners.http_addr", c.Listeners.HTTP},
+	} {
+		if l.addr == "" {
+			continue
+		}
+		_, port, err := net.SplitHostPort(l.addr)
+		if err != nil {
+			bad(l.key, "%q is not host:port (%v)", l.addr, err)
+			continue
+		}
+		if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
+			bad(l.key, "port %q is not a number in 0-65535", port)
+			continue
+		}
+		if other, dup := seen[l.addr]; dup && !strings.HasSuffix(l.addr, ":0") {
+			bad(l.key, "%q is also used by %s", l.addr, other)
+		}
+		seen[l.addr] = l.key
+	}
+	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
+		bad("tls", "cert_file and key_file must be set together (or both left empty for a self-signed certificate)")
+	}
+	positive := func(key string, v int) {
+		if v <= 0 {
+			bad(key, "must be greater than 0, got %d", v)
+		}
+	}
+	nonNegative := func(key string, v int) {
+		if v < 0 {
+			bad(key, "must not be negative, got %d", v)
+		}
+	}
+	positive("c2s.limits.max_stanza_bytes", c.C2S.Limits.MaxStanzaBytes)
+	positive("c2s.limits.max_depth", c.C2S.Limits.MaxDepth)
+	positive("c2s.limits.max_attrs", c.C2S.Limits.MaxAttrs)
+	positive("c2s.max_auth_attempts", c.C2S.MaxAuthAttempts)
+	positive("c2s.write_queue_bytes", c.C2S.WriteQueueBytes)
+	nonNegative("c2s.inbound_bytes_per_second", c.C2S.InboundBytesPerSecond)
+	nonNegative("c2s.inbound_burst_bytes", c.C2S.InboundBurstBytes)
+	nonNegative("c2s.max_resources", c.C2S.MaxResources)
+	if c.C2S.InboundBytesPerSecond > 0 && c.C2S.InboundBurstBytes < c.C2S.Limits.MaxStanzaBytes {
+		bad("c2s.inbound_burst_bytes", "%d is smaller than c2s.limits.max_stanza_bytes (%d): a maximal stanza could never be read",
+			c.C2S.InboundBurstBytes, c.C2S.Limits.MaxStanzaBytes)
+	}
+	if c.C2S.WriteQueueBytes > 0 && c.C2S.WriteQueueBytes < c.C2S.Limits.MaxStanzaBytes {
+		bad("c2s.write_queue_bytes", "%d is smaller than c2s.limits.max_stanza_bytes (%d)", c.C2S.WriteQueueBytes, c.C2S.Limits.MaxStanzaBytes)
+	}
+	for _, d := range []struct {
+		key string
+		v   time.Duration
+	}{
+		{"c2s.auth_timeout", c.C2S.AuthTimeout},
+		{"c2s.idle_ping", c.C2S.IdlePing},
+		{"c2s.ping_timeout", c.C2S.PingTimeout},
+		{"auth.failure_window", c.Auth.FailureWindow},
+		{"s2s.connect_timeout", c.S2S.ConnectTimeout},
+		{"s2s.idle_timeout", c.S2S.IdleTimeout},
+	} {
+		if d.v <= 0 {
+			bad(d.key, "must be a positive duration such as 30s or 5m, got %v", d.v)
+		}
+	}
+	for d, addr := range c.S2S.Hosts {
+		checkDomain("s2s.hosts", d)
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			bad("s2s.hosts."+d, "%q is not host:port (%v)", addr, err)
+		}
+	}
+	if _, err := router.ParseConflictPolicy(c.C2S.ResourceConflict); err != nil {
+		bad("c2s.resource_conflict", "%q: want replace, refuse or rename", c.C2S.ResourceConflict)
+	}
+	positive("auth.max_failures_per_ip", c.Auth.MaxFailuresPerIP)
+	positive("auth.max_failures_per_account", c.Auth.MaxFailuresPerAccount)
+	if c.Auth.ScramIterations < 4096 {
+		bad("auth.scram_iterations", "%d is below 4096, the minimum of RFC 7677", c.Auth.ScramIterations)
+	}
+	if c.Auth.AnonymousDomain != "" {
+		checkDomain("auth.anonymous_domain", c.Auth.AnonymousDomain)
+		if c.Auth.AnonymousDomain == c.Domain {
+			bad("auth.anonymous_domain", "must differ from domain")
+		}
+	}
+	positive("offline_quota", c.OfflineQuota)
+	checkDomain("services.muc", c.Services.MUC)
+	checkDomain("services.pubsub", c.Services.PubSub)
+	checkDomain("services.auction", c.Services.Auction)
+	hosts := map[string]string{c.Domain: "domain"}
+	for _, h := range []struct{ key, d string }{
+		{"services.muc", c.Services.MUC}, {"services.pubsub", c.Services.PubSub},
+		{"services.auction", c.Services.Auction}, {"auth.anonymous_domain", c.Auth.AnonymousDomain},
+	} {
+		if h.d == "" {
+			continue
+		}
+		if other, dup := hosts[h.d]; dup {
+			bad(h.key, "%q is already used by %s", h.d, other)
+		}
+		hosts[h.d] = h.key
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log.level", "%q: want debug, info, warn or error", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		bad("log.format", "%q: want text or json", c.Log.Format)
+	}
+	if len(errs) > 0 {
+		return &ConfigError{Errs: errs}
+	}
+	return nil
+}
+
+// ConfigError lists every invalid setting.
+type ConfigError struct{ Errs []error }
+
+func (e *ConfigError) Error() string {
+	var b strings.Builder
+	b.WriteString("invalid configuration:")
+	for _, err := range e.Errs {
+		b.WriteString("\n  ")
+		b.WriteString(err.Error())
+	}
+	return b.String()
+}
+
+func (e *ConfigError) Unwrap() []error { return e.Errs }
