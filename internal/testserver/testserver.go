@@ -33,8 +33,8 @@ type Server struct {
 	// HTTPAddr the HTTP listener (WebSocketURL is on it).
 	C2SAddr, C2STLSAddr, HTTPAddr string
 	// S2SAddr is the federation listener when the config enables one.
-	S2SAddr string
-	WebSocketURL                  string
+	S2SAddr      string
+	WebSocketURL string
 	// DataDir is the temporary data directory.
 	DataDir string
 	// Stdout holds what the server printed (the first-start credentials).
