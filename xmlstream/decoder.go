@@ -125,8 +125,9 @@ func (d *Decoder) ReadHeader() (StreamHeader, error) { return d.impl.readHeader(
 // Next returns the next top-level element of the stream. Whitespace between
 // elements (keepalives) is skipped. At </stream:stream> it returns ErrStreamEnd.
 // Raw of the returned stanza is a fresh slice the caller owns; if the element
-// uses a prefix declared on the stream header (other than the stream prefix),
-// the declaration is copied into its start tag so Raw stands alone.
+// uses a prefix declared on the stream header (the stream prefix included,
+// as in <stream:error/>), the declaration is copied into its start tag so Raw
+// stands alone.
 func (d *Decoder) Next() (*Stanza, error) { return d.impl.next() }
 
 // ParseElement parses one complete element from raw (a standalone document,

@@ -1,6 +1,9 @@
 package xmlstream
 
-import "unicode/utf8"
+import (
+	"strconv"
+	"unicode/utf8"
+)
 
 // AppendXML appends e serialized to buf. parentNS is the default namespace in
 // scope where e is written: xmlns is emitted only where it differs, so a stanza
@@ -10,7 +13,7 @@ func (e *Element) AppendXML(buf []byte, parentNS string) []byte {
 	buf = append(buf, e.Name.Local...)
 	if e.Name.Space != parentNS {
 		buf = append(buf, " xmlns='"...)
-		buf = AppendEscaped(buf, e.Name.Space)
+		buf = appendAttrEscaped(buf, e.Name.Space)
 		buf = append(buf, '\'')
 	}
 	prefixes := 0
@@ -24,18 +27,18 @@ func (e *Element) AppendXML(buf []byte, parentNS string) []byte {
 			// Namespaced attributes other than xml: get a generated prefix
 			// declared on this element.
 			prefixes++
-			p := "ns" + string(rune('0'+prefixes%10))
+			p := "ns" + strconv.Itoa(prefixes)
 			buf = append(buf, "xmlns:"...)
 			buf = append(buf, p...)
 			buf = append(buf, "='"...)
-			buf = AppendEscaped(buf, a.Name.Space)
+			buf = appendAttrEscaped(buf, a.Name.Space)
 			buf = append(buf, "' "...)
 			buf = append(buf, p...)
 			buf = append(buf, ':')
 		}
 		buf = append(buf, a.Name.Local...)
 		buf = append(buf, "='"...)
-		buf = AppendEscaped(buf, a.Value)
+		buf = appendAttrEscaped(buf, a.Value)
 		buf = append(buf, '\'')
 	}
 	if len(e.Children) == 0 {
@@ -56,8 +59,16 @@ func (e *Element) AppendXML(buf []byte, parentNS string) []byte {
 
 // AppendEscaped appends s escaped for use in character data or a
 // single- or double-quoted attribute value. Characters XML 1.0 forbids are
-// replaced with U+FFFD so the output is always well-formed.
-func AppendEscaped(buf []byte, s string) []byte {
+// replaced with U+FFFD so the output is always well-formed. Tabs and newlines
+// are written as they are, which a parser turns into spaces inside an
+// attribute value (XML 1.0 §3.3.3); AppendXML keeps them with references.
+func AppendEscaped(buf []byte, s string) []byte { return appendEscaped(buf, s, false) }
+
+// appendAttrEscaped is AppendEscaped for attribute values: tabs and newlines
+// become character references so they survive attribute value normalization.
+func appendAttrEscaped(buf []byte, s string) []byte { return appendEscaped(buf, s, true) }
+
+func appendEscaped(buf []byte, s string, attr bool) []byte {
 	for i := 0; i < len(s); {
 		c := s[i]
 		if c < utf8.RuneSelf {
@@ -73,7 +84,13 @@ func AppendEscaped(buf []byte, s string) []byte {
 			case '"':
 				buf = append(buf, "&quot;"...)
 			case '\t', '\n':
-				buf = append(buf, c)
+				if attr {
+					buf = append(buf, "&#x"...)
+					buf = append(buf, "0123456789ABCDEF"[c])
+					buf = append(buf, ';')
+				} else {
+					buf = append(buf, c)
+				}
 			case '\r':
 				buf = append(buf, "&#xD;"...)
 			default:

@@ -76,7 +76,10 @@ func (s *Stanza) Element() (*Element, error) {
 	if t := s.tree.Load(); t != nil {
 		return t, nil
 	}
-	el, err := ParseElement(s.Raw, s.Inherited, Limits{})
+	// Raw was already checked against the limits of the stream it came from
+	// (or built by the server), so the defaults must not reject it here.
+	lim := Limits{MaxStanzaBytes: len(s.Raw), MaxDepth: len(s.Raw), MaxAttrs: len(s.Raw), MaxNameBytes: len(s.Raw)}
+	el, err := ParseElement(s.Raw, s.Inherited, lim)
 	if err != nil {
 		return nil, err
 	}
@@ -131,7 +134,8 @@ func setAttr(attrs []Attr, local, value string) []Attr {
 // spliceStartTag rewrites the start tag of raw: attributes named in pairs are
 // dropped where they stand and the non-empty ones appended at the end of the tag.
 func spliceStartTag(raw []byte, pairs []string) []byte {
-	spans, end := scanStartTag(raw)
+	var arr [16]attrSpan
+	spans, end := scanStartTag(raw, arr[:0])
 	out := make([]byte, 0, len(raw)+64)
 	pos := 0
 	for _, sp := range spans {
@@ -149,16 +153,27 @@ func spliceStartTag(raw []byte, pairs []string) []byte {
 	}
 	out = append(out, raw[pos:end]...)
 	for i := 0; i+1 < len(pairs); i += 2 {
-		if pairs[i+1] == "" {
+		if pairs[i+1] == "" || setLater(pairs, i) {
 			continue
 		}
 		out = append(out, ' ')
 		out = append(out, pairs[i]...)
 		out = append(out, "='"...)
-		out = AppendEscaped(out, pairs[i+1])
+		out = appendAttrEscaped(out, pairs[i+1])
 		out = append(out, '\'')
 	}
 	return append(out, raw[end:]...)
+}
+
+// setLater reports whether the attribute of pair i is named again later in
+// pairs; the last pair for a name wins, as in WithAttrs' Attrs.
+func setLater(pairs []string, i int) bool {
+	for j := i + 2; j+1 < len(pairs); j += 2 {
+		if pairs[j] == pairs[i] {
+			return true
+		}
+	}
+	return false
 }
 
 type attrSpan struct {
@@ -166,9 +181,9 @@ type attrSpan struct {
 	name0, name1 int
 }
 
-// scanStartTag finds the attributes of the first start tag of a well-formed
-// element and the offset of its closing "/>" or ">".
-func scanStartTag(raw []byte) (spans []attrSpan, end int) {
+// scanStartTag appends to spans the attributes of the first start tag of a
+// well-formed element and returns the offset of its closing "/>" or ">".
+func scanStartTag(raw []byte, spans []attrSpan) ([]attrSpan, int) {
 	i := 0
 	for i < len(raw) && raw[i] != '<' {
 		i++
