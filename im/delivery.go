@@ -50,10 +50,8 @@ func (s *Server) messageToBare(ctx context.Context, to jid.JID, st *xmlstream.St
 	default:
 		// normal, chat, and unknown types (read as normal, §5.2.2).
 		targets := s.topPriority(bare)
-		for _, t := range targets {
-			t.Send(st)
-		}
 		if len(targets) > 0 {
+			s.delivered(ctx, to, st, targets)
 			return
 		}
 		if s.isAnonymous(to) || !s.storeOffline(ctx, to, st) {
@@ -122,7 +120,7 @@ func (s *Server) toFull(ctx context.Context, to jid.JID, st *xmlstream.Stanza) {
 	case xmlstream.KindMessage:
 		switch {
 		case bound:
-			res.Session.Send(st)
+			s.delivered(ctx, to, st, []sender{res.Session})
 		case typ == "chat":
 			s.messageToBare(ctx, to.Bare(), st) // §8.5.3.2.1: as if to the bare JID
 		case typ == "error", typ == "headline":

@@ -57,6 +57,7 @@ type Server struct {
 	identities      []*xmlstream.Element // extra disco identities of the server
 
 	state imState // fields owned by the feature files (roster, offline, ...)
+	hooks hooks   // filters and hooks registered by feature files (hooks.go)
 }
 
 // New builds the IM core and registers its built-in IQ handlers.
@@ -134,6 +135,10 @@ func (s *Server) bounce(ctx context.Context, st *xmlstream.Stanza, e *xmlstream.
 
 // HandleClient implements c2s.Handler.
 func (s *Server) HandleClient(ctx context.Context, sess router.Session, st *xmlstream.Stanza) {
+	st, stop := s.filterOutbound(ctx, sess, st)
+	if stop {
+		return
+	}
 	switch st.Name.Local {
 	case xmlstream.KindPresence:
 		s.outboundPresence(ctx, sess, st)
@@ -146,6 +151,9 @@ func (s *Server) HandleClient(ctx context.Context, sess router.Session, st *xmls
 func (s *Server) SessionEnded(ctx context.Context, sess router.Session, last router.Resource, bound bool) {
 	if bound {
 		s.sessionEnded(ctx, sess, last)
+		for _, h := range s.hooks.ended {
+			h(ctx, sess, last)
+		}
 		return
 	}
 	// Replaced by a newer session on the same resource: nothing to
@@ -170,6 +178,19 @@ func (s *Server) HandleStanza(ctx context.Context, st *xmlstream.Stanza) {
 	case to.Localpart() == "":
 		// domain/resource: nothing is bound there.
 		s.bounce(ctx, st, xmlstream.ServiceUnavailable())
+	default:
+		s.toAccount(ctx, to, st)
+	}
+}
+
+// toAccount handles stanzas to a local account's bare or full JID, after
+// the inbound filters.
+func (s *Server) toAccount(ctx context.Context, to jid.JID, st *xmlstream.Stanza) {
+	st, stop := s.filterInbound(ctx, to, st)
+	if stop {
+		return
+	}
+	switch {
 	case to.Resourcepart() == "":
 		if st.Name.Local == xmlstream.KindIQ && (st.Type() == "get" || st.Type() == "set") {
 			if !s.accountExists(ctx, to) && !isDiscoItems(st) {

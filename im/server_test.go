@@ -1,7 +1,14 @@
 package im
 
 import (
+	"context"
+	"strings"
 	"testing"
+
+	"mellium.im/xmpp/jid"
+
+	"github.com/gavelhq/gavel/router"
+	"github.com/gavelhq/gavel/xmlstream"
 )
 
 func TestIQToMissingAccount(t *testing.T) {
@@ -39,4 +46,56 @@ func TestIQPayloadCount(t *testing.T) {
 	f.client(alice, "<iq type='get' id='i5' to='"+testDomain+"'><query xmlns='urn:example:unknown'/></iq>")
 	expectXML(t, "unknown payload", alice.take(),
 		"<iq type='error' id='i5' from='"+testDomain+"' to='alice@"+testDomain+"/a'><error type='cancel'><service-unavailable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>")
+}
+
+func TestFilterOrderStopAndDelivered(t *testing.T) {
+	f := newIMFixture(t)
+	f.account("alice")
+	f.account("bob")
+	alice := f.login("alice@" + testDomain + "/a")
+	bob := f.login("bob@" + testDomain + "/b")
+	f.client(bob, "<presence/>")
+	alice.take()
+	bob.take()
+
+	var trace []string
+	f.srv.AddOutboundFilter(OrderCarbons, func(_ context.Context, _ router.Session, st *xmlstream.Stanza) (*xmlstream.Stanza, bool) {
+		trace = append(trace, "out-carbons")
+		return st, false
+	})
+	f.srv.AddOutboundFilter(OrderBlocking, func(_ context.Context, _ router.Session, st *xmlstream.Stanza) (*xmlstream.Stanza, bool) {
+		trace = append(trace, "out-blocking")
+		return st, st.ID() == "blocked"
+	})
+	f.srv.AddInboundFilter(OrderArchive, func(_ context.Context, to jid.JID, st *xmlstream.Stanza) (*xmlstream.Stanza, bool) {
+		trace = append(trace, "in-archive:"+to.String())
+		return st.WithAttrs("id", "rewritten"), false
+	})
+	var recipients []string
+	f.srv.OnDelivered(func(_ context.Context, _ jid.JID, st *xmlstream.Stanza, got []router.Session) {
+		for _, r := range got {
+			recipients = append(recipients, r.JID().String()+"="+st.ID())
+		}
+	})
+
+	f.client(alice, "<message to='bob@"+testDomain+"' type='chat' id='m1'><body>hi</body></message>")
+	want := []string{"out-blocking", "out-carbons", "in-archive:bob@" + testDomain}
+	if strings.Join(trace, ",") != strings.Join(want, ",") {
+		t.Fatalf("filter order %v, want %v", trace, want)
+	}
+	if got := bob.take(); len(got) != 1 || got[0].ID() != "rewritten" {
+		t.Fatalf("bob got %d stanzas (the inbound filter's rewrite must be what is delivered)", len(got))
+	}
+	if len(recipients) != 1 || recipients[0] != "bob@"+testDomain+"/b=rewritten" {
+		t.Fatalf("delivered hook saw %v", recipients)
+	}
+
+	trace = nil
+	f.client(alice, "<message to='bob@"+testDomain+"' type='chat' id='blocked'><body>no</body></message>")
+	if strings.Join(trace, ",") != "out-blocking" {
+		t.Fatalf("a stopping filter must end the chain: %v", trace)
+	}
+	if got := bob.take(); len(got) != 0 {
+		t.Fatalf("stopped stanza was delivered: %s", got[0].Raw)
+	}
 }
