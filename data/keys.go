@@ -15,11 +15,18 @@ package data
 //	----------------------  -------  ---------------------------------------------
 //	acct/<bare JID>         auth     account credentials (SCRAM salts, keys, flags)
 //	roster/<bare JID>       im       the user's roster document
-//	pres/<bare JID>         im       pending inbound subscription requests and
-//	                                 pre-approvals of that user
+//	                                 (pending subscriptions and pre-approvals
+//	                                 live inside it, written together)
+//	block/<bare JID>        im       blocklist (XEP-0191)
+//	vcard/<bare JID>        im       vcard-temp (XEP-0054)
+//	private/<bare JID>/<ns> im       private XML storage (XEP-0049), per namespace
+//	last/<bare JID>         im       last logout time and status (XEP-0012)
+//	mamprefs/<bare JID>     im       MAM preferences (XEP-0313)
 //	cert/<name>             server   TLS material (certificates, keys) by name
 //	meta/schema             data     storage schema version, decimal ASCII
 //	                                 (written by data itself, see SchemaVersion)
+//	meta/admin-created      server   marker: the first-start admin was created
+//	meta/demo-created       server   marker: the --dev demo users were created
 //	--- reserved for packages that come later (add a row and a helper here) ---
 //	muc/...                 muc      room configurations, affiliations
 //	pubsub/...              pubsub   node configurations, subscriptions
@@ -35,6 +42,7 @@ package data
 //	stream                  owner    entries
 //	----------------------  -------  ---------------------------------------------
 //	offline/<bare JID>      im       offline message queue (one stanza per entry)
+//	mam/<bare JID>          im       one-to-one message archive (XEP-0313)
 //	--- reserved for packages that come later ---
 //	muc/...                 muc      room history
 //	pubsub/...              pubsub   node items
@@ -80,9 +88,36 @@ func AccountPrefix() []byte { return []byte("acct/") }
 // RosterKey is the KV key of a user's roster document.
 func RosterKey(bareJID string) []byte { return []byte("roster/" + bareJID) }
 
-// PresenceKey is the KV key of a user's pending subscription requests and
-// pre-approvals.
-func PresenceKey(bareJID string) []byte { return []byte("pres/" + bareJID) }
+// BlocklistKey is the KV key of a user's blocklist.
+func BlocklistKey(bareJID string) []byte { return []byte("block/" + bareJID) }
+
+// VCardKey is the KV key of a user's vcard-temp.
+func VCardKey(bareJID string) []byte { return []byte("vcard/" + bareJID) }
+
+// PrivateKey is the KV key of one namespace of a user's private XML storage.
+func PrivateKey(bareJID, namespace string) []byte {
+	return []byte("private/" + bareJID + "/" + namespace)
+}
+
+// PrivatePrefix is the prefix of all of a user's private XML (the trailing
+// '/' keeps "a@b" from matching "a@bc").
+func PrivatePrefix(bareJID string) []byte { return []byte("private/" + bareJID + "/") }
+
+// LastActivityKey is the KV key of a user's last logout time and status.
+func LastActivityKey(bareJID string) []byte { return []byte("last/" + bareJID) }
+
+// MAMPrefsKey is the KV key of a user's archiving preferences.
+func MAMPrefsKey(bareJID string) []byte { return []byte("mamprefs/" + bareJID) }
+
+// MAMStream is the log stream of a user's one-to-one message archive.
+func MAMStream(bareJID string) string { return "mam/" + bareJID }
+
+// AdminCreatedKey marks that the first-start admin account exists.
+func AdminCreatedKey() []byte { return []byte("meta/admin-created") }
+
+// DemoCreatedKey marks that the --dev demo accounts exist.
+func DemoCreatedKey() []byte { return []byte("meta/demo-created") }
+
 
 // CertKey is the KV key of the TLS material stored under name.
 func CertKey(name string) []byte { return []byte("cert/" + name) }

@@ -18,8 +18,8 @@ import (
 // Markers in the store that first-start tasks ran; once set, the task (and
 // the printing of its passwords) never happens again for this database.
 var (
-	adminCreatedKey = []byte("meta/admin-created")
-	demoCreatedKey  = []byte("meta/demo-created")
+	adminCreatedKey = data.AdminCreatedKey()
+	demoCreatedKey  = data.DemoCreatedKey()
 )
 
 // AdminUser is the localpart of the account created on first start.

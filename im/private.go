@@ -1,0 +1,5 @@
+package im
+
+// XEP-0049 private XML storage (placeholder until implemented).
+
+func registerPrivate(s *Server) {}
