@@ -118,7 +118,6 @@ func AdminCreatedKey() []byte { return []byte("meta/admin-created") }
 // DemoCreatedKey marks that the --dev demo accounts exist.
 func DemoCreatedKey() []byte { return []byte("meta/demo-created") }
 
-
 // CertKey is the KV key of the TLS material stored under name.
 func CertKey(name string) []byte { return []byte("cert/" + name) }
 
