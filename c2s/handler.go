@@ -20,8 +20,10 @@ type Handler interface {
 	// bare JID (RFC 6120 §10.3); presence without 'to' is left as is
 	// (a broadcast).
 	HandleClient(ctx context.Context, s router.Session, st *xmlstream.Stanza)
-	// SessionEnded is called once when a bound session ends; last is the
+	// SessionEnded is called once when a session that bound a resource
+	// ends (streams that never bound are not reported); last is the
 	// resource state when it was unbound (the stream has already called
-	// router.Unbind), bound=false if it was never bound or already replaced.
+	// router.Unbind). bound=false if the router had already removed it (a
+	// newer session replaced it): there is nothing to clean up then.
 	SessionEnded(ctx context.Context, s router.Session, last router.Resource, bound bool)
 }

@@ -1,0 +1,167 @@
+package c2s
+
+import (
+	"crypto/tls"
+	"log/slog"
+	"time"
+
+	"github.com/gavelhq/gavel/xmlstream"
+)
+
+// Options configure the client-to-server listeners. Zero fields take the
+// defaults applied by WithDefaults; New applies them.
+type Options struct {
+	// Domains are the hosts served. The 'to' of a stream header must be one
+	// of them (else host-unknown); a header without 'to' gets the first.
+	Domains []string
+
+	// TLSConfig holds the certificates for STARTTLS and direct TLS. Nil: no
+	// STARTTLS is offered and ServeDirectTLS refuses to run.
+	TLSConfig *tls.Config
+	// RequireTLS makes STARTTLS mandatory before SASL on TCP (RFC 6120
+	// §5.3.1: only <starttls><required/></starttls> is offered first). The
+	// zero value is false so that a bare Options works in tests; the
+	// configuration layer sets it to true for every mode but dev. On
+	// WebSocket, which has no STARTTLS, it requires HTTPS or WebSocketSecure.
+	RequireTLS bool
+	// PlainWithoutTLSOnLoopback allows SASL PLAIN on unencrypted streams
+	// from loopback addresses (dev mode).
+	PlainWithoutTLSOnLoopback bool
+
+	// Limits bound what the decoder holds for one peer (MaxStanzaBytes also
+	// caps WebSocket messages).
+	Limits xmlstream.Limits
+
+	// AuthTimeout: a stream not bound to a resource within this time is
+	// closed with connection-timeout (default 30s).
+	AuthTimeout time.Duration
+	// IdleTimeout: after this long without input from a bound client the
+	// server sends an XEP-0199 ping (default 90s).
+	IdleTimeout time.Duration
+	// PingTimeout: if nothing at all arrives within this time after the
+	// ping, the stream is closed with connection-timeout (default 30s). Any
+	// input, including an error reply, proves liveness.
+	PingTimeout time.Duration
+	// CloseGrace is how long a stream we closed waits for the peer's own
+	// </stream:stream> before the connection is cut (default 2s).
+	CloseGrace time.Duration
+	// MaxAuthAttempts is the number of failed SASL attempts allowed on one
+	// stream (RFC 6120 §6.4.5: 2 to 5; default 3). The last failure is
+	// followed by a policy-violation stream error.
+	MaxAuthAttempts int
+
+	// WriteQueueBytes bounds the bytes queued for one connection (default
+	// 1 MiB). A client whose queue overflows reads too slowly: it is
+	// disconnected; the sender never blocks.
+	WriteQueueBytes int
+	// InboundBytesPerSecond throttles reading per connection with a token
+	// bucket of InboundBurstBytes (default: 4× the rate, at least
+	// MaxStanzaBytes). 0 means unlimited.
+	InboundBytesPerSecond int
+	InboundBurstBytes     int
+
+	// WebSocketOrigins are the Origin host patterns (path.Match syntax)
+	// allowed besides the request's own host; empty: same origin only;
+	// "*" allows any origin.
+	WebSocketOrigins []string
+	// WebSocketSecure treats WebSocket connections as encrypted (a
+	// TLS-terminating proxy in front), so PLAIN may be offered on them.
+	WebSocketSecure bool
+
+	// Logger receives connection-level logs (default slog.Default()).
+	Logger *slog.Logger
+	// Metrics receives counters; nil: none.
+	Metrics Metrics
+	// ExtraFeatures returns additional stream features to advertise, before
+	// authentication (false) and after it (true): roster versioning, SM, CSI...
+	ExtraFeatures func(authenticated bool) []*xmlstream.Element
+}
+
+// Defaults for Options.
+const (
+	DefaultAuthTimeout     = 30 * time.Second
+	DefaultIdleTimeout     = 90 * time.Second
+	DefaultPingTimeout     = 30 * time.Second
+	DefaultCloseGrace      = 2 * time.Second
+	DefaultMaxAuthAttempts = 3
+	DefaultWriteQueueBytes = 1 << 20
+)
+
+// WithDefaults returns o with zero fields set to their defaults and
+// MaxAuthAttempts clamped to RFC 6120's 2..5.
+func (o Options) WithDefaults() Options {
+	o.Limits = o.Limits.WithDefaults()
+	if o.AuthTimeout <= 0 {
+		o.AuthTimeout = DefaultAuthTimeout
+	}
+	if o.IdleTimeout <= 0 {
+		o.IdleTimeout = DefaultIdleTimeout
+	}
+	if o.PingTimeout <= 0 {
+		o.PingTimeout = DefaultPingTimeout
+	}
+	if o.CloseGrace <= 0 {
+		o.CloseGrace = DefaultCloseGrace
+	}
+	switch {
+	case o.MaxAuthAttempts == 0:
+		o.MaxAuthAttempts = DefaultMaxAuthAttempts
+	case o.MaxAuthAttempts < 2:
+		o.MaxAuthAttempts = 2
+	case o.MaxAuthAttempts > 5:
+		o.MaxAuthAttempts = 5
+	}
+	if o.WriteQueueBytes <= 0 {
+		o.WriteQueueBytes = DefaultWriteQueueBytes
+	}
+	if o.InboundBytesPerSecond > 0 && o.InboundBurstBytes <= 0 {
+		o.InboundBurstBytes = max(4*o.InboundBytesPerSecond, o.Limits.MaxStanzaBytes)
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Metrics == nil {
+		o.Metrics = nopMetrics{}
+	}
+	return o
+}
+
+// Transport names passed to Metrics.
+const (
+	TransportTCP       = "tcp"       // STARTTLS listener (plain until upgraded)
+	TransportDirectTLS = "directtls" // XEP-0368
+	TransportWebSocket = "websocket" // RFC 7395
+)
+
+// Metrics receives connection and stanza counters; the server package maps
+// them to Prometheus. Methods are called concurrently and must not block.
+type Metrics interface {
+	// StreamOpened: a connection was accepted on transport.
+	StreamOpened(transport string)
+	// StreamClosed: a connection ended; condition is the stream error sent
+	// ("" for a clean close or a lost connection).
+	StreamClosed(transport, condition string)
+	// SessionBound: a stream bound a resource.
+	SessionBound(transport string)
+	// SessionEnded: a bound stream ended.
+	SessionEnded(transport string)
+	// AuthFailed: a SASL attempt failed with condition.
+	AuthFailed(condition string)
+	// StanzaIn: a bound client sent a stanza of kind (message, presence, iq).
+	StanzaIn(kind string)
+	// StanzaOut: a stanza of kind was queued for a client.
+	StanzaOut(kind string)
+	// SlowConsumer: a client was disconnected because its queue overflowed.
+	SlowConsumer()
+}
+
+type nopMetrics struct{}
+
+func (nopMetrics) StreamOpened(string)         {}
+func (nopMetrics) StreamClosed(string, string) {}
+func (nopMetrics) SessionBound(string)         {}
+func (nopMetrics) SessionEnded(string)         {}
+func (nopMetrics) AuthFailed(string)           {}
+func (nopMetrics) StanzaIn(string)             {}
+func (nopMetrics) StanzaOut(string)            {}
+func (nopMetrics) SlowConsumer()               {}

@@ -1,0 +1,177 @@
+package c2s
+
+import (
+	"sync"
+)
+
+// outQueue is the bounded queue between the producers of one connection
+// (its reader, the router's fan-out, timers) and its writer goroutine. It
+// holds byte slices, never copies them (a fanned-out stanza's bytes are
+// shared by every recipient), and counts their length against limit.
+type outQueue struct {
+	mu    sync.Mutex
+	items [][]byte
+	acks  []chan struct{} // closed once everything queued before them is written
+	bytes int
+	limit int
+	wake  chan struct{} // capacity 1: "something to do"
+
+	// closed: the closing frames are queued; nothing more is accepted.
+	closed bool
+	// peerGone: the peer closed first; cut the connection once flushed.
+	peerGone bool
+	// headerSent: our stream header (or <open/>) for the current stream
+	// is queued, so a stream error needs no header of its own.
+	headerSent bool
+	// domain to put in a header we must send before a stream error.
+	domain string
+	// condition of the stream error that closed the stream ("" if none).
+	condition string
+}
+
+func newOutQueue(limit int) *outQueue {
+	return &outQueue{limit: limit, wake: make(chan struct{}, 1)}
+}
+
+func (q *outQueue) signal() {
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+}
+
+// pushResult is what push did with the bytes.
+type pushResult int
+
+const (
+	pushed   pushResult = iota
+	rejected            // the stream is closing
+	overflow            // the limit was hit: the caller disconnects the slow reader
+)
+
+// push queues b. Control data (negotiation, stream errors) passes force so
+// it is never refused for size; stanzas for a bound client are bounded.
+func (q *outQueue) push(b []byte, force bool) pushResult {
+	q.mu.Lock()
+	if q.closed {
+		q.mu.Unlock()
+		return rejected
+	}
+	if !force && q.bytes+len(b) > q.limit {
+		q.mu.Unlock()
+		return overflow
+	}
+	q.items = append(q.items, b)
+	q.bytes += len(b)
+	q.mu.Unlock()
+	q.signal()
+	return pushed
+}
+
+// pushFlush queues b and returns a channel closed once b has been written
+// (nil if the stream is closing).
+func (q *outQueue) pushFlush(b []byte) chan struct{} {
+	ack := make(chan struct{})
+	q.mu.Lock()
+	if q.closed {
+		q.mu.Unlock()
+		return nil
+	}
+	q.items = append(q.items, b)
+	q.bytes += len(b)
+	q.acks = append(q.acks, ack)
+	q.mu.Unlock()
+	q.signal()
+	return ack
+}
+
+// take returns everything queued. closed reports that the closing frames
+// are among (or were before) what was returned.
+func (q *outQueue) take() (items [][]byte, acks []chan struct{}, closed, peerGone bool) {
+	q.mu.Lock()
+	items, acks = q.items, q.acks
+	q.items, q.acks, q.bytes = nil, nil, 0
+	closed, peerGone = q.closed, q.peerGone
+	q.mu.Unlock()
+	return items, acks, closed, peerGone
+}
+
+// writeLoop is the connection's writer goroutine: it drains the queue and
+// hands each batch to the transport in one call (one conn.Write for TCP:
+// one TLS record and one syscall for everything pending).
+func (c *conn) writeLoop() {
+	defer close(c.writerDone)
+	for {
+		select {
+		case <-c.q.wake:
+		case <-c.done:
+			c.releasePendingAcks()
+			return
+		}
+		items, acks, closed, peerGone := c.q.take()
+		if len(items) > 0 {
+			if err := c.tr.write(items); err != nil {
+				c.hardClose()
+				closeAll(acks)
+				c.releasePendingAcks()
+				return
+			}
+		}
+		closeAll(acks)
+		if closed {
+			// The closing frames are out: half-close so the peer sees the
+			// end, then let the reader (or the grace timer) cut the rest.
+			c.tr.closeWrite()
+			close(c.flushed)
+			if peerGone {
+				c.hardClose()
+			}
+			<-c.done
+			return
+		}
+	}
+}
+
+func closeAll(acks []chan struct{}) {
+	for _, a := range acks {
+		close(a)
+	}
+}
+
+// releasePendingAcks wakes whoever waits on a flush of a dead connection.
+func (c *conn) releasePendingAcks() {
+	c.q.mu.Lock()
+	acks := c.q.acks
+	c.q.acks = nil
+	c.q.mu.Unlock()
+	closeAll(acks)
+}
+
+// bufferPool holds the buffers batches are coalesced into; a buffer lives
+// only for one write, so an idle connection holds none. One per Server.
+type bufferPool struct{ p sync.Pool }
+
+// maxPooledBuf keeps one huge batch from pinning memory in the pool.
+const maxPooledBuf = 64 << 10
+
+// coalesce appends items into one pooled buffer; give it back with put.
+func (bp *bufferPool) coalesce(items [][]byte) *[]byte {
+	b, _ := bp.p.Get().(*[]byte)
+	if b == nil {
+		b = new([]byte)
+	}
+	buf := (*b)[:0]
+	for _, it := range items {
+		buf = append(buf, it...)
+	}
+	*b = buf
+	return b
+}
+
+func (bp *bufferPool) put(b *[]byte) {
+	if cap(*b) > maxPooledBuf {
+		return
+	}
+	*b = (*b)[:0]
+	bp.p.Put(b)
+}
