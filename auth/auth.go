@@ -101,6 +101,12 @@ func (a *Accounts) Mechanisms(c ConnInfo) []string { return a.mechanisms(c) }
 type Failure struct {
 	Condition string
 	Text      string
+	// Negotiation is set when the attempt failed before any credential was
+	// checked (no common channel-binding type, a mechanism not offered, an
+	// abort): it says nothing about the password, so the stream need not
+	// count it as a guess. Clients fall through mechanisms this way, e.g.
+	// one that only knows tls-unique tries -PLUS first.
+	Negotiation bool
 }
 
 func (f *Failure) Error() string { return "sasl: " + f.Condition + " " + f.Text }

@@ -130,9 +130,10 @@ func TestSCRAMDowngrade(t *testing.T) {
 // Hand-written gs2 headers that contradict the mechanism or ask for another
 // binding type.
 func TestSCRAMBindingFlags(t *testing.T) {
-	a, _, _ := newTestAccounts(t, Options{MaxFailuresPerIP: 100})
+	// Limits low enough that counting these refusals would lock alice out.
+	a, _, _ := newTestAccounts(t, Options{MaxFailuresPerIP: 2, MaxFailuresPerAccount: 2})
 	mustCreate(t, a, "alice@example.com", "pencil")
-	_, serverState := tlsPair(t, tls.VersionTLS13)
+	clientState, serverState := tlsPair(t, tls.VersionTLS13)
 	conn := tlsConn(&serverState)
 	for _, tc := range []struct {
 		mech, gs2, text string
@@ -146,9 +147,18 @@ func TestSCRAMBindingFlags(t *testing.T) {
 	} {
 		ex := begin(t, a, conn, tc.mech)
 		_, _, err := ex.Step(context.Background(), []byte(tc.gs2+"n=alice,r=abcdef"))
-		if f := wantCondition(t, err, condNotAuthorized); f.Text != tc.text {
+		f := wantCondition(t, err, condNotAuthorized)
+		if f.Text != tc.text {
 			t.Errorf("%s %q: text %q, want %q", tc.mech, tc.gs2, f.Text, tc.text)
 		}
+		if !f.Negotiation {
+			t.Errorf("%s %q: a binding refusal checks no password and must be marked Negotiation", tc.mech, tc.gs2)
+		}
+	}
+	// None of the six refusals counted as a failed login.
+	c := sasl.NewClient(sasl.ScramSha256Plus, creds("alice", "pencil", ""), sasl.TLSState(clientState), sasl.RemoteMechanisms(MechSCRAMSHA256Plus))
+	if err := run(t, begin(t, a, conn, MechSCRAMSHA256Plus), c); err != nil {
+		t.Fatalf("login after binding refusals: %v", err)
 	}
 }
 

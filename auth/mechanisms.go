@@ -59,10 +59,10 @@ func (a *Accounts) mechanisms(c ConnInfo) []string {
 
 func (a *Accounts) begin(c ConnInfo, mech string) (Exchange, error) {
 	if mech == MechPlain && !a.isAnonymous(c) && !plainAllowed(c) {
-		return nil, &Failure{Condition: condEncryptionRequired}
+		return nil, &Failure{Condition: condEncryptionRequired, Negotiation: true}
 	}
 	if !slices.Contains(a.mechanisms(c), mech) {
-		return nil, &Failure{Condition: condInvalidMechanism}
+		return nil, &Failure{Condition: condInvalidMechanism, Negotiation: true}
 	}
 	if a.impl.limiter.blockedIP(c.RemoteIP) {
 		return nil, rateLimited()
@@ -81,7 +81,7 @@ func (a *Accounts) begin(c ConnInfo, mech string) (Exchange, error) {
 	case MechAnonymous:
 		return &anonymousExchange{domain: a.impl.anonDomain}, nil
 	}
-	return nil, &Failure{Condition: condInvalidMechanism}
+	return nil, &Failure{Condition: condInvalidMechanism, Negotiation: true}
 }
 
 // failure ends an exchange. Conditions that mean "wrong credentials or a

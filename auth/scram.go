@@ -130,7 +130,8 @@ func (e *scramExchange) first(ctx context.Context, in []byte) ([]byte, error) {
 		return nil, e.fail(condMalformedRequest, err.Error())
 	}
 	if text := e.checkBinding(cf); text != "" {
-		return nil, e.fail(condNotAuthorized, text)
+		// Not a credential check: not counted by the failed-login limiter.
+		return nil, &Failure{Condition: condNotAuthorized, Text: text, Negotiation: true}
 	}
 	if cf.cbFlag == 'p' {
 		data, err := tlsExporter(e.conn.TLS)

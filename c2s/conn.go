@@ -56,7 +56,8 @@ type conn struct {
 	authenticated bool
 	user          jid.JID // bare JID once authenticated
 	sasl          auth.Exchange
-	authFailures  int
+	authFailures  int // failed credential checks (MaxAuthAttempts)
+	saslAttempts  int // every failed SASL exchange (maxSASLAttempts)
 	bound         bool
 }
 

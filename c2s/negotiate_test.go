@@ -1,6 +1,7 @@
 package c2s_test
 
 import (
+	"encoding/base64"
 	"testing"
 	"time"
 
@@ -117,7 +118,7 @@ func TestSTARTTLSTwiceFails(t *testing.T) {
 }
 
 func TestSASLFailures(t *testing.T) {
-	e := newEnv(t, envConfig{opts: func(o *c2s.Options) { o.MaxAuthAttempts = 5 }})
+	e := newEnv(t, envConfig{opts: func(o *c2s.Options) { o.MaxAuthAttempts = 3 }})
 	c := e.dial(t)
 	c.Open()
 	c.StartTLS()
@@ -134,9 +135,46 @@ func TestSASLFailures(t *testing.T) {
 	c.Expect(t, xmpptest.IsName(xmpptest.NSSASL, "challenge"), time.Second) // empty challenge: "send your initial response"
 	c.SendRaw("<abort xmlns='" + xmpptest.NSSASL + "'/>")
 	expectSASLFailure(t, c, "aborted")
-	// The fifth failure ends the stream.
+	// invalid-mechanism and aborted checked no credentials and are not
+	// counted; the third counted failure ends the stream.
 	c.SendRaw("<response xmlns='" + xmpptest.NSSASL + "'>=</response>")
 	expectSASLFailure(t, c, "malformed-request")
+	c.ExpectStreamError(t, "policy-violation", 2*time.Second)
+}
+
+// A client that only knows the tls-unique binding (Debian's slixmpp 1.8.3)
+// tries both -PLUS mechanisms, then SCRAM with the 'y' flag (refused: we do
+// offer channel binding, RFC 5802 §6), then PLAIN. None of the refusals
+// checked a password, so they must not use up MaxAuthAttempts.
+func TestChannelBindingFallthroughIsNotAGuess(t *testing.T) {
+	e := newEnv(t, envConfig{opts: func(o *c2s.Options) { o.MaxAuthAttempts = 2 }})
+	c := e.dial(t)
+	c.Open()
+	c.StartTLS()
+	b64 := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+	for _, mech := range []string{"SCRAM-SHA-256-PLUS", "SCRAM-SHA-1-PLUS"} {
+		c.SendRaw("<auth xmlns='" + xmpptest.NSSASL + "' mechanism='" + mech + "'>" + b64("p=tls-unique,,n=alice,r=abcdefghijklmnopqrstuvwx") + "</auth>")
+		expectSASLFailure(t, c, "not-authorized")
+	}
+	for _, mech := range []string{"SCRAM-SHA-256", "SCRAM-SHA-1"} {
+		c.SendRaw("<auth xmlns='" + xmpptest.NSSASL + "' mechanism='" + mech + "'>" + b64("y,,n=alice,r=abcdefghijklmnopqrstuvwx") + "</auth>")
+		expectSASLFailure(t, c, "not-authorized")
+	}
+	if err := c.Auth("PLAIN", "alice", testPassword); err != nil {
+		t.Fatalf("PLAIN after four channel-binding refusals: %v", err)
+	}
+}
+
+// Refusals that check no credentials are still bounded per stream.
+func TestSASLRefusalsAreBounded(t *testing.T) {
+	e := newEnv(t, envConfig{})
+	c := e.dial(t)
+	c.Open()
+	c.StartTLS()
+	for i := 0; i < 10; i++ {
+		c.SendRaw("<auth xmlns='" + xmpptest.NSSASL + "' mechanism='X-UNKNOWN'>=</auth>")
+		expectSASLFailure(t, c, "invalid-mechanism")
+	}
 	c.ExpectStreamError(t, "policy-violation", 2*time.Second)
 }
 

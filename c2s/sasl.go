@@ -36,7 +36,7 @@ func (c *conn) connInfo() auth.ConnInfo {
 func (c *conn) saslAuth(st *xmlstream.Stanza) (bool, error) {
 	c.sasl = nil
 	if c.tlsRequired() {
-		return false, c.saslFail(saslEncryptionRequired, "Use STARTTLS first")
+		return false, c.saslRefuse(saslEncryptionRequired, "Use STARTTLS first")
 	}
 	el, err := st.Element()
 	if err != nil {
@@ -81,7 +81,7 @@ func (c *conn) saslResponse(st *xmlstream.Stanza) (bool, error) {
 // saslAbort handles <abort/> (§6.4.4).
 func (c *conn) saslAbort() error {
 	c.sasl = nil
-	return c.saslFail(saslAborted, "")
+	return c.saslRefuse(saslAborted, "")
 }
 
 func (c *conn) saslStep(in []byte) (bool, error) {
@@ -110,10 +110,17 @@ func (c *conn) saslStep(in []byte) (bool, error) {
 	return true, nil
 }
 
+// maxSASLAttempts bounds failed exchanges of any kind on one stream, so a
+// client cycling through mechanisms it cannot complete still ends.
+const maxSASLAttempts = 10
+
 // saslError turns an Exchange error into a failure.
 func (c *conn) saslError(err error) error {
 	var f *auth.Failure
 	if errors.As(err, &f) {
+		if f.Negotiation {
+			return c.saslRefuse(f.Condition, f.Text)
+		}
 		return c.saslFail(f.Condition, f.Text)
 	}
 	c.log.Error("c2s: SASL error", "err", err)
@@ -123,6 +130,17 @@ func (c *conn) saslError(err error) error {
 // saslFail sends <failure/> and counts the attempt; past MaxAuthAttempts
 // the stream is closed with policy-violation (§6.4.5).
 func (c *conn) saslFail(cond, text string) error {
+	c.authFailures++
+	err := c.saslRefuse(cond, text)
+	if err == nil && c.authFailures >= c.opts.MaxAuthAttempts {
+		return newStreamError(condPolicyViolation, "Too many failed authentication attempts")
+	}
+	return err
+}
+
+// saslRefuse sends <failure/> for an attempt that checked no credentials
+// (see auth.Failure.Negotiation): it counts only towards maxSASLAttempts.
+func (c *conn) saslRefuse(cond, text string) error {
 	b := []byte("<failure xmlns='" + nsSASL + "'><")
 	b = append(b, cond...)
 	b = append(b, "/>"...)
@@ -134,8 +152,8 @@ func (c *conn) saslFail(cond, text string) error {
 	b = append(b, "</failure>"...)
 	c.send(b)
 	c.opts.Metrics.AuthFailed(cond)
-	c.authFailures++
-	if c.authFailures >= c.opts.MaxAuthAttempts {
+	c.saslAttempts++
+	if c.saslAttempts >= maxSASLAttempts {
 		return newStreamError(condPolicyViolation, "Too many failed authentication attempts")
 	}
 	return nil
