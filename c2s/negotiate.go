@@ -157,6 +157,10 @@ func (c *conn) handleUnauthenticated(st *xmlstream.Stanza) (bool, error) {
 		return c.saslResponse(st)
 	case xmlstream.Name{Space: nsSASL, Local: "abort"}:
 		return false, c.saslAbort()
+	case xmlstream.Name{Space: xmlstream.NSClient, Local: xmlstream.KindIQ}:
+		if c.preAuthIQ(st) {
+			return false, nil
+		}
 	}
 	return false, c.unexpected(st)
 }

@@ -1,8 +1,10 @@
 package c2s
 
 import (
+	"context"
 	"crypto/tls"
 	"log/slog"
+	"net/netip"
 	"time"
 
 	"github.com/gavelhq/gavel/xmlstream"
@@ -75,6 +77,19 @@ type Options struct {
 	// ExtraFeatures returns additional stream features to advertise, before
 	// authentication (false) and after it (true): roster versioning, SM, CSI...
 	ExtraFeatures func(authenticated bool) []*xmlstream.Element
+	// PreAuthIQ, if set, answers iqs a client sends before authenticating
+	// (in-band registration, XEP-0077 §3.1). It returns the reply, or nil
+	// when the iq is not one it serves: the stream then ends with
+	// not-authorized as for any stanza before authentication.
+	PreAuthIQ func(ctx context.Context, c PreAuthInfo, iq *xmlstream.Stanza) *xmlstream.Stanza
+}
+
+// PreAuthInfo describes the unauthenticated stream an iq came on.
+type PreAuthInfo struct {
+	Domain   string // the stream's host
+	RemoteIP netip.Addr
+	// Secure: TLS is up (or the transport is trusted as encrypted).
+	Secure bool
 }
 
 // Defaults for Options.
