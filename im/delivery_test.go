@@ -30,6 +30,10 @@ func deliveryFixture(t *testing.T) (f *imFixture, bob *fakeSession, res map[stri
 	return f, bob, res
 }
 
+// sidXML is the stanza-id alice's archive stamps on what it delivers (the
+// id itself is random; canon compares it as "SID").
+const sidXML = `<stanza-id xmlns='urn:xmpp:sid:0' by='alice@example.com' id='SID'/>`
+
 func TestMessageToBareJID(t *testing.T) {
 	f, bob, res := deliveryFixture(t)
 	all := []*fakeSession{res["p5a"], res["p5b"], res["p1"], res["neg"], res["idle"], bob}
@@ -39,7 +43,8 @@ func TestMessageToBareJID(t *testing.T) {
 	for _, typ := range []string{"chat", "normal", "", "bogus"} {
 		msg := `<message type='` + typ + `' id='m' to='alice@example.com'><body>hi</body></message>`
 		f.client(bob, msg)
-		want := `<message type='` + typ + `' id='m' from='bob@example.com/b' to='alice@example.com'><body>hi</body></message>`
+		// Archived for alice (XEP-0313), so delivered with her stanza-id.
+		want := `<message type='` + typ + `' id='m' from='bob@example.com/b' to='alice@example.com'><body>hi</body>` + sidXML + `</message>`
 		expectXML(t, "p5a "+typ, res["p5a"].take(), want)
 		expectXML(t, "p5b "+typ, res["p5b"].take(), want)
 		expectNothing(t, all...)
@@ -145,7 +150,7 @@ func TestStanzasToFullJID(t *testing.T) {
 	// available, and even with negative priority.
 	for _, n := range []string{"idle", "neg"} {
 		f.client(bob, `<message type='normal' to='alice@example.com/`+n+`'><body>direct</body></message>`)
-		expectXML(t, n, res[n].take(), `<message type='normal' from='bob@example.com/b' to='alice@example.com/`+n+`'><body>direct</body></message>`)
+		expectXML(t, n, res[n].take(), `<message type='normal' from='bob@example.com/b' to='alice@example.com/`+n+`'><body>direct</body>`+sidXML+`</message>`)
 		f.client(bob, `<iq type='get' id='q' to='alice@example.com/`+n+`'><query xmlns='jabber:iq:version'/></iq>`)
 		expectXML(t, n, res[n].take(), `<iq type='get' id='q' from='bob@example.com/b' to='alice@example.com/`+n+`'><query xmlns='jabber:iq:version'/></iq>`)
 		f.client(bob, `<presence to='alice@example.com/`+n+`'/>`)
@@ -156,7 +161,7 @@ func TestStanzasToFullJID(t *testing.T) {
 	// §8.5.3.2: no such resource.
 	gone := "alice@example.com/gone"
 	f.client(bob, `<message type='chat' id='c' to='`+gone+`'><body>hi</body></message>`)
-	want := `<message type='chat' id='c' from='bob@example.com/b' to='` + gone + `'><body>hi</body></message>`
+	want := `<message type='chat' id='c' from='bob@example.com/b' to='` + gone + `'><body>hi</body>` + sidXML + `</message>`
 	expectXML(t, "p5a", res["p5a"].take(), want)
 	expectXML(t, "p5b", res["p5b"].take(), want)
 	for _, typ := range []string{"normal", "groupchat"} {

@@ -159,15 +159,20 @@ func mustStanza(t *testing.T, raw string) *xmlstream.Stanza {
 
 // canonElement renders el with sorted attributes and explicit namespaces,
 // so equal XML compares equal whatever the attribute order. A top-level
-// roster push id ("push-...") becomes "push".
+// roster push id ("push-...") becomes "push", and the random id of an
+// XEP-0359 <stanza-id/> becomes "SID" (its 'by' is still compared).
 func canonElement(el *xmlstream.Element, top bool) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "<{%s}%s", el.Name.Space, el.Name.Local)
 	attrs := make([]string, 0, len(el.Attrs))
+	stanzaID := el.Name == xmlstream.Name{Space: "urn:xmpp:sid:0", Local: "stanza-id"}
 	for _, a := range el.Attrs {
 		v := a.Value
 		if top && a.Name.Space == "" && a.Name.Local == "id" && strings.HasPrefix(v, "push-") {
 			v = "push"
+		}
+		if stanzaID && a.Name.Space == "" && a.Name.Local == "id" {
+			v = "SID"
 		}
 		name := a.Name.Local
 		if a.Name.Space != "" {

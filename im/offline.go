@@ -275,6 +275,9 @@ func (s *Server) sendOffline(ctx context.Context, sess router.Session) {
 				// A record that cannot be parsed can never be delivered;
 				// dropping it keeps it from blocking the queue forever.
 				s.log.Error("offline: dropping unreadable message", "user", bare, "seq", e.Seq, "err", err)
+			} else if s.blocksAddress(ctx, sess.JID().Bare(), st.From()) {
+				// Blocked after it was stored (XEP-0191 §3.4): dropped, as it
+				// would have been on arrival.
 			} else if !sess.Send(st) {
 				refused = true
 				break

@@ -138,9 +138,10 @@ func (s *Server) broadcastAvailable(ctx context.Context, sess router.Session, st
 	user := sess.JID().Bare()
 	bare := user.String()
 	d := s.rosterOrEmpty(ctx, user)
-	// To every contact subscribed to the user's presence.
+	// To every contact subscribed to the user's presence, except those
+	// the user blocked (XEP-0191 §3.3).
 	for _, it := range d.sortedItems() {
-		if it.From {
+		if it.From && !s.blocksAddress(ctx, user, it.JID) {
 			s.send(ctx, st.WithAttrs("to", it.JID))
 		}
 	}
@@ -153,7 +154,7 @@ func (s *Server) broadcastAvailable(ctx context.Context, sess router.Session, st
 	if !wasAvailable {
 		// §4.3.1: probe the contacts the user is subscribed to.
 		for _, it := range d.sortedItems() {
-			if it.To {
+			if it.To && !s.blocksAddress(ctx, user, it.JID) {
 				s.send(ctx, subscriptionStanza(bare, it.JID, "probe"))
 			}
 		}
@@ -259,6 +260,9 @@ func (s *Server) answerProbe(ctx context.Context, user jid.JID, st *xmlstream.St
 	}
 	prober := from.Bare()
 	bare := user.String()
+	if s.IsBlocked(ctx, user, from) {
+		return // a blocked contact learns nothing of the user's presence
+	}
 	if !s.accountExists(ctx, user) {
 		// §8.5.1: no such user; 'unsubscribed' lets the prober clean up.
 		s.send(ctx, subscriptionStanza(bare, st.From(), "unsubscribed"))
@@ -296,9 +300,19 @@ func (s *Server) answerProbe(ctx context.Context, user jid.JID, st *xmlstream.St
 	}
 }
 
+// blocksAddress reports whether user blocked the entity at addr (a JID
+// string; an unparsable one is not blocked: it cannot be delivered anyway).
+func (s *Server) blocksAddress(ctx context.Context, user jid.JID, addr string) bool {
+	j, err := jid.Parse(addr)
+	return err == nil && s.IsBlocked(ctx, user, j)
+}
+
 // sendPresenceFromAll sends the current presence of each available resource
 // of user to contact (after the contact gained a subscription, §3.1.5).
 func (s *Server) sendPresenceFromAll(ctx context.Context, user jid.JID, contact string) {
+	if s.blocksAddress(ctx, user, contact) {
+		return
+	}
 	for _, r := range s.router.Resources(user.String()) {
 		if r.Available && r.Presence != nil {
 			s.send(ctx, r.Presence.WithAttrs("to", contact))

@@ -10,6 +10,7 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"time"
 
 	"mellium.im/xmpp/jid"
 
@@ -33,6 +34,9 @@ type Options struct {
 	SoftwareName, SoftwareVersion string
 	// Admins are bare JIDs of server administrators.
 	Admins []string
+	// MAMRetention expires archived one-to-one messages older than this
+	// (XEP-0313); 0 keeps them forever.
+	MAMRetention time.Duration
 }
 
 // IQHandler answers an iq of type get or set. It returns the payload of the

@@ -195,7 +195,7 @@ func TestServerDiscoInfo(t *testing.T) {
 
 	// XEP-0030 §7: an unknown node does not exist.
 	f.exchange(
-		`<iq from='romeo@remote.test/home' to='example.org' id='d2' type='get'><query xmlns='http://jabber.org/protocol/disco#info' node='http://jabber.org/protocol/commands'/></iq>`,
+		`<iq from='romeo@remote.test/home' to='example.org' id='d2' type='get'><query xmlns='http://jabber.org/protocol/disco#info' node='urn:example:no-such-node'/></iq>`,
 		`<iq `+svcFrom+` id='d2' type='error'><error type='cancel'><item-not-found xmlns='`+stanzasNS+`'/></error></iq>`)
 	f.exchange(
 		`<iq from='romeo@remote.test/home' to='example.org' id='d3' type='set'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>`,

@@ -8,4 +8,12 @@ type imState struct {
 	services serviceState
 	// presence.go: per-session directed-presence targets (RFC 6121 §4.6).
 	presence presenceState
+	// blocking.go: blocklist cache and the sessions that asked for it (XEP-0191).
+	blocking blockState
+	// lastactivity.go: start time and pending logout status (XEP-0012).
+	last lastState
+	// mam.go: archiving configuration (XEP-0313).
+	mam mamState
+	// carbons.go: carbons-enabled sessions per account (XEP-0280).
+	carbons carbonsState
 }

@@ -33,6 +33,7 @@ type Config struct {
 	Registration RegistrationConfig `yaml:"registration"`
 	// OfflineQuota is the number of messages kept per offline account (XEP-0160).
 	OfflineQuota int             `yaml:"offline_quota"`
+	MAM          MAMConfig       `yaml:"mam"`
 	WebSocket    WebSocketConfig `yaml:"websocket"`
 	Services     ServicesConfig  `yaml:"services"`
 	Log          LogConfig       `yaml:"log"`
@@ -119,6 +120,12 @@ type AuthConfig struct {
 // RegistrationConfig is in-band registration (XEP-0077, not implemented yet).
 type RegistrationConfig struct {
 	Open bool `yaml:"open"`
+}
+
+// MAMConfig is the one-to-one message archive (XEP-0313, docs/mam.md).
+type MAMConfig struct {
+	// Retention expires archived messages older than this; 0 keeps them forever.
+	Retention time.Duration `yaml:"retention"`
 }
 
 // WebSocketConfig is the RFC 7395 endpoint policy.
@@ -471,6 +478,9 @@ func (c *Config) Validate() error {
 		}
 	}
 	positive("offline_quota", c.OfflineQuota)
+	if c.MAM.Retention < 0 {
+		bad("mam.retention", "must not be negative (0 keeps archives forever), got %v", c.MAM.Retention)
+	}
 	checkDomain("services.muc", c.Services.MUC)
 	checkDomain("services.pubsub", c.Services.PubSub)
 	checkDomain("services.auction", c.Services.Auction)

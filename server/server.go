@@ -66,6 +66,8 @@ type Server struct {
 	wg        sync.WaitGroup
 	errc      chan error // serve loops that failed
 
+	stopBackground context.CancelFunc // ends the periodic tasks
+
 	shutdownOnce sync.Once
 	shutdownErr  error
 }
@@ -148,6 +150,7 @@ func Start(ctx context.Context, cfg Config, opts ...Option) (_ *Server, err erro
 	if err := s.listen(); err != nil {
 		return nil, err
 	}
+	s.startBackground()
 	s.log.Info("gavel started", "version", Version, "domain", cfg.Domain, "dev", cfg.Dev,
 		"c2s", s.addrs.C2S, "c2s_tls", s.addrs.C2STLS, "s2s", s.addrs.S2S, "http", s.addrs.HTTP, "data_dir", cfg.DataDir)
 	printCredentials(s.out, cfg, s.addrs, creds)
@@ -183,6 +186,7 @@ func newCore(cfg Config, store data.Store, log *slog.Logger) (*auth.Accounts, *r
 		SoftwareName:    "Gavel",
 		SoftwareVersion: Version,
 		Admins:          admins,
+		MAMRetention:    cfg.MAM.Retention,
 	}, r, store, accounts, log.With("pkg", "im"))
 	r.HandleDomain(cfg.Domain, core, true)
 	if cfg.Auth.AnonymousDomain != "" {
@@ -262,6 +266,35 @@ func (s *Server) listen() error {
 	return nil
 }
 
+// archiveExpiryEvery is how often archives nobody writes to are trimmed
+// to the retention period (active ones trim themselves as they grow).
+const archiveExpiryEvery = time.Hour
+
+// startBackground runs the periodic maintenance tasks until Shutdown.
+func (s *Server) startBackground() {
+	ctx, cancel := context.WithCancel(context.Background())
+	s.stopBackground = cancel
+	if s.cfg.MAM.Retention <= 0 {
+		return
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		t := time.NewTicker(archiveExpiryEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if err := s.IM.ExpireArchives(ctx); err != nil && ctx.Err() == nil {
+					s.log.Warn("expiring message archives", "err", err)
+				}
+			}
+		}
+	}()
+}
+
 // serve runs a listener's accept loop; an unexpected end is logged and
 // reported on Errors.
 func (s *Server) serve(name string, fn func() error) {
@@ -315,6 +348,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 func (s *Server) shutdown(ctx context.Context) error {
 	s.log.Info("shutting down")
 	var errs []error
+	if s.stopBackground != nil {
+		s.stopBackground()
+	}
 	// Stop accepting first so nothing new arrives while streams close:
 	// http.Shutdown closes its listener at once, then waits for requests in
 	// flight; hijacked WebSocket connections belong to c2s, whose Shutdown
@@ -376,6 +412,9 @@ func (s *Server) closeStore() error {
 
 // abort undoes a failed Start.
 func (s *Server) abort() {
+	if s.stopBackground != nil {
+		s.stopBackground()
+	}
 	for _, ln := range s.listeners {
 		_ = ln.Close()
 	}
