@@ -12,6 +12,8 @@ func (s *Server) registerBuiltins() {
 		registerLastActivity, // lastactivity.go (XEP-0012)
 		registerMAM,          // mam.go (XEP-0313, XEP-0359)
 		registerCarbons,      // carbons.go (XEP-0280)
+		registerRegistration, // register.go (XEP-0077)
+		registerAdhoc,        // adhoc.go, admin_commands.go, push.go (XEP-0050, XEP-0133); after registerServices
 	} {
 		reg(s)
 	}

@@ -41,11 +41,18 @@ func (s *Server) messageToBare(ctx context.Context, to jid.JID, st *xmlstream.St
 	case "groupchat":
 		s.bounce(ctx, st, xmlstream.ServiceUnavailable())
 	case "headline":
-		// To every non-negative available resource; dropped if none.
+		// To every non-negative available resource. With none, dropped
+		// (§8.5.2.2.1) unless a XEP-0334 <store/> hint asks for offline
+		// storage (storeOffline applies that rule).
+		delivered := false
 		for _, r := range s.router.Resources(bare) {
 			if r.Available && r.Priority >= 0 {
 				r.Session.Send(st)
+				delivered = true
 			}
+		}
+		if !delivered && !s.isAnonymous(to) {
+			s.storeOffline(ctx, to, st)
 		}
 	default:
 		// normal, chat, and unknown types (read as normal, §5.2.2).

@@ -209,3 +209,26 @@ func TestPresenceToBareJID(t *testing.T) {
 	}
 	expectNothing(t, res["idle"], bob)
 }
+
+// A headline for an account with nobody online is dropped, unless it asks
+// to be stored (XEP-0334 <store/>): then it waits in offline storage.
+func TestHeadlineToOfflineAccount(t *testing.T) {
+	f := newIMFixture(t)
+	f.account("alice")
+	f.route("<message from='news@remote.test' to='alice@example.com' type='headline' id='h1'><body>dropped</body></message>")
+	f.route("<message from='news@remote.test' to='alice@example.com' type='headline' id='h2'><body>kept</body><store xmlns='urn:xmpp:hints'/></message>")
+	if got := f.takeRemote(); len(got) != 0 {
+		t.Fatalf("a headline was answered: %s", got[0].Raw)
+	}
+	a := f.login("alice@example.com/a")
+	f.client(a, "<presence/>")
+	var ids []string
+	for _, st := range a.take() {
+		if st.Name.Local == "message" {
+			ids = append(ids, st.ID())
+		}
+	}
+	if len(ids) != 1 || ids[0] != "h2" {
+		t.Fatalf("delivered at login: %v, want [h2]", ids)
+	}
+}

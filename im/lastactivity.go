@@ -190,12 +190,23 @@ func (s *Server) recordLastActivity(ctx context.Context, sess router.Session, _ 
 	status := ls.status[bare]
 	delete(ls.status, bare)
 	ls.mu.Unlock()
+	// A session closed because its account was deleted must not leave a
+	// record behind for a later account of the same name: check before
+	// writing, and again after, since the deletion may run in between.
+	if ok, _ := s.accounts.Exists(ctx, user); !ok {
+		return
+	}
+	key := data.LastActivityKey(bare)
 	val, err := json.Marshal(lastRecord{Time: s.now().Unix(), Status: status})
 	if err == nil {
-		_, err = s.store.Put(ctx, data.LastActivityKey(bare), val)
+		_, err = s.store.Put(ctx, key, val)
 	}
 	if err != nil {
 		s.log.Error("last activity not recorded", "user", bare, "err", err)
+		return
+	}
+	if ok, err := s.accounts.Exists(ctx, user); err == nil && !ok {
+		_ = s.store.Delete(ctx, key)
 	}
 }
 

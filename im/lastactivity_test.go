@@ -2,6 +2,7 @@ package im
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync"
 	"testing"
@@ -208,5 +209,21 @@ func TestLastActivityAnonymousAndAdvertised(t *testing.T) {
 		if got := a.take(); len(got) != 1 || !discoHasFeature(t, got[0], NSLast) {
 			t.Fatalf("%s disco#info lacks jabber:iq:last: %v", to, got)
 		}
+	}
+}
+
+// An account deleted while online (in-band cancel, admin delete) leaves no
+// last-activity record when its sessions then close.
+func TestLastActivityNotRecordedForDeletedAccount(t *testing.T) {
+	f := newIMFixture(t)
+	alice := f.account("alice")
+	a := f.login("alice@example.com/a")
+	f.client(a, "<presence/>")
+	if err := f.acc.Delete(context.Background(), alice); err != nil {
+		t.Fatal(err)
+	}
+	f.logout(a)
+	if _, _, err := f.store.Get(context.Background(), data.LastActivityKey("alice@example.com")); !errors.Is(err, data.ErrNotFound) {
+		t.Fatalf("last activity of a deleted account: err = %v, want not found", err)
 	}
 }

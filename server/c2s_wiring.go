@@ -4,8 +4,10 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"net/netip"
 
 	"github.com/gavelhq/gavel/c2s"
+	"github.com/gavelhq/gavel/im"
 	"github.com/gavelhq/gavel/xmlstream"
 )
 
@@ -24,6 +26,7 @@ func (s *Server) c2sOptions() c2s.Options {
 	if cfg.Auth.AnonymousDomain != "" {
 		domains = append(domains, cfg.Auth.AnonymousDomain)
 	}
+	reg := s.registrar()
 	return c2s.Options{
 		Domains:                   domains,
 		TLSConfig:                 s.tls,
@@ -41,15 +44,35 @@ func (s *Server) c2sOptions() c2s.Options {
 		WebSocketSecure:           cfg.WebSocket.AssumeSecure,
 		Logger:                    s.log.With("pkg", "c2s"),
 		Metrics:                   c2sMetrics{s.metrics},
-		// Roster versioning and pre-approval are features of the stream
-		// after authentication (RFC 6121 §2.6.1, §3.4.1).
+		// In-band registration is a feature before authentication (XEP-0077
+		// §5); roster versioning and pre-approval are features of the stream
+		// after it (RFC 6121 §2.6.1, §3.4.1).
 		ExtraFeatures: func(authenticated bool) []*xmlstream.Element {
 			if !authenticated {
-				return nil
+				return reg.StreamFeatures()
 			}
 			return s.IM.StreamFeatures()
 		},
+		PreAuthIQ: func(ctx context.Context, c c2s.PreAuthInfo, iq *xmlstream.Stanza) *xmlstream.Stanza {
+			return reg.HandlePreAuth(ctx, c.Domain, c.RemoteIP, iq)
+		},
 	}
+}
+
+// registrar is in-band registration (XEP-0077) before authentication,
+// open when registration.open is set (the default in dev mode).
+func (s *Server) registrar() *im.Registrar {
+	r := s.cfg.Registration
+	exempt := make([]netip.Prefix, 0, len(r.ThrottleExempt))
+	for _, p := range r.ThrottleExempt {
+		exempt = append(exempt, netip.MustParsePrefix(p)) // validated with the config
+	}
+	return s.IM.NewRegistrar(im.RegistrationOptions{
+		Open:     r.Open,
+		MaxPerIP: r.MaxPerIP,
+		Window:   r.Window,
+		Exempt:   exempt,
+	})
 }
 
 // streamLimits are the parser limits of every inbound stream (clients and

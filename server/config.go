@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -117,9 +118,16 @@ type AuthConfig struct {
 	ScramIterations int    `yaml:"scram_iterations"`
 }
 
-// RegistrationConfig is in-band registration (XEP-0077, not implemented yet).
+// RegistrationConfig is in-band registration (XEP-0077, docs/registration.md).
 type RegistrationConfig struct {
+	// Open allows clients to create accounts before logging in.
 	Open bool `yaml:"open"`
+	// MaxPerIP accounts may be created from one address (IPv4, or an IPv6
+	// /64) per Window; 0 disables the throttle.
+	MaxPerIP int           `yaml:"max_per_ip"`
+	Window   time.Duration `yaml:"window"`
+	// ThrottleExempt are prefixes never throttled (default: loopback).
+	ThrottleExempt []string `yaml:"throttle_exempt"`
 }
 
 // MAMConfig is the one-to-one message archive (XEP-0313, docs/mam.md).
@@ -212,7 +220,12 @@ func Defaults(dev bool) Config {
 			FailureWindow:         5 * time.Minute,
 			ScramIterations:       4096,
 		},
-		Registration: RegistrationConfig{Open: dev},
+		Registration: RegistrationConfig{
+			Open:           dev,
+			MaxPerIP:       5,
+			Window:         time.Hour,
+			ThrottleExempt: []string{"127.0.0.0/8", "::1/128"},
+		},
 		OfflineQuota: 500,
 		Log:          LogConfig{Level: "info", Format: "text"},
 		Metrics:      MetricsConfig{Enabled: true},
@@ -475,6 +488,15 @@ func (c *Config) Validate() error {
 		checkDomain("auth.anonymous_domain", c.Auth.AnonymousDomain)
 		if c.Auth.AnonymousDomain == c.Domain {
 			bad("auth.anonymous_domain", "must differ from domain")
+		}
+	}
+	nonNegative("registration.max_per_ip", c.Registration.MaxPerIP)
+	if c.Registration.Window <= 0 {
+		bad("registration.window", "must be a positive duration such as 1h, got %v", c.Registration.Window)
+	}
+	for _, p := range c.Registration.ThrottleExempt {
+		if _, err := netip.ParsePrefix(p); err != nil {
+			bad("registration.throttle_exempt", "%q is not an address prefix such as 127.0.0.0/8 (%v)", p, err)
 		}
 	}
 	positive("offline_quota", c.OfflineQuota)
