@@ -10,6 +10,9 @@ import (
 
 // handleUnbound: after SASL only resource binding is allowed (RFC 6120 §7).
 func (c *conn) handleUnbound(st *xmlstream.Stanza) error {
+	if st.Name.Space == nsSM {
+		return c.handleSMUnbound(st)
+	}
 	if st.Name == (xmlstream.Name{Space: xmlstream.NSClient, Local: xmlstream.KindIQ}) && st.Type() == "set" {
 		el, err := st.Element()
 		if err != nil {
@@ -41,24 +44,26 @@ func (c *conn) bind(st *xmlstream.Stanza, req *xmlstream.Element) error {
 	}
 	// The JID is known before the router publishes the session, so
 	// Update/Unbind from other goroutines find it; Bind may still rename.
-	c.full.Store(&full)
-	bound, err := c.srv.router.Bind(c, c.user, full.Resourcepart())
+	// c.sess is set first too: a Send right after publication may read it.
+	s := newSession(c)
+	s.full.Store(&full)
+	c.sess = s
+	bound, err := c.srv.router.Bind(s, c.user, full.Resourcepart())
+	if err != nil {
+		c.sess = nil
+	}
 	switch {
 	case errors.Is(err, router.ErrConflict):
-		c.full.Store(nil)
 		c.sendStanza(xmlstream.ErrorReply(st, &xmlstream.StanzaError{Type: xmlstream.ErrCancel, Condition: "conflict"}))
 		return nil
 	case errors.Is(err, router.ErrTooManyResources):
-		c.full.Store(nil)
 		c.sendStanza(xmlstream.ErrorReply(st, xmlstream.ResourceConstraint("Too many resources bound for this account")))
 		return nil
 	case err != nil:
-		c.full.Store(nil)
 		c.sendStanza(xmlstream.ErrorReply(st, xmlstream.BadRequest("Invalid resourcepart")))
 		return nil
 	}
-	c.full.Store(&bound)
-	c.bound = true
+	s.full.Store(&bound)
 	c.srv.bound.Add(1)
 	c.opts.Metrics.SessionBound(c.tr.name())
 	c.timerMu.Lock()

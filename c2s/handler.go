@@ -26,4 +26,11 @@ type Handler interface {
 	// router.Unbind). bound=false if the router had already removed it (a
 	// newer session replaced it): there is nothing to clean up then.
 	SessionEnded(ctx context.Context, s router.Session, last router.Resource, bound bool)
+	// Undelivered is called after SessionEnded with the stanzas sent to
+	// the session that its client never acknowledged (XEP-0198), followed by
+	// those client state indication (XEP-0352) still held back, in the
+	// order they were sent. The XEP asks to treat them as stanzas to an
+	// unavailable resource: re-route or store messages, bounce iq
+	// requests. Not called when there are none.
+	Undelivered(ctx context.Context, s router.Session, sts []*xmlstream.Stanza)
 }

@@ -70,6 +70,8 @@ type recorder struct {
 	r       *router.Router
 	stanzas chan *xmlstream.Stanza
 	ended   chan ended
+	// undelivered gets each Undelivered call.
+	undelivered chan []*xmlstream.Stanza
 }
 
 func (h *recorder) HandleClient(ctx context.Context, s router.Session, st *xmlstream.Stanza) {
@@ -91,6 +93,25 @@ func (h *recorder) SessionEnded(ctx context.Context, s router.Session, last rout
 	select { // never block the stream (benchmarks end thousands of sessions)
 	case h.ended <- ended{jid: s.JID().String(), bound: bound, last: last}:
 	default:
+	}
+}
+
+func (h *recorder) Undelivered(ctx context.Context, s router.Session, sts []*xmlstream.Stanza) {
+	select {
+	case h.undelivered <- sts:
+	default:
+	}
+}
+
+// nextUndelivered returns the stanzas of the next Undelivered call.
+func (h *recorder) nextUndelivered(t testing.TB) []*xmlstream.Stanza {
+	t.Helper()
+	select {
+	case sts := <-h.undelivered:
+		return sts
+	case <-time.After(5 * time.Second):
+		t.Fatal("Undelivered was not called")
+		return nil
 	}
 }
 
@@ -150,7 +171,8 @@ func newEnv(t testing.TB, cfg envConfig) *env {
 		}
 	}
 	r := router.New(cfg.router)
-	h := &recorder{r: r, stanzas: make(chan *xmlstream.Stanza, 1000), ended: make(chan ended, 100)}
+	h := &recorder{r: r, stanzas: make(chan *xmlstream.Stanza, 1000), ended: make(chan ended, 100),
+		undelivered: make(chan []*xmlstream.Stanza, 100)}
 	opts := c2s.Options{
 		Domains:     []string{testDomain},
 		TLSConfig:   &tls.Config{Certificates: []tls.Certificate{testCert(t)}},

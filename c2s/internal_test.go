@@ -87,3 +87,91 @@ func TestQueueBounds(t *testing.T) {
 		t.Fatalf("take: %d items, %d bytes left", len(items), q.bytes)
 	}
 }
+
+// An ack request travels at the end of the batch it covers, never alone.
+func TestAckRequestEndsBatch(t *testing.T) {
+	q := newOutQueue(1 << 10)
+	q.pushStanza([]byte("<message/>"), true)
+	q.pushStanza([]byte("<presence/>"), false)
+	items, _, _, _ := q.take()
+	if len(items) != 3 || string(items[2]) != string(smR) {
+		t.Fatalf("batch %q: want the <r/> last", items)
+	}
+	q.pushStanza([]byte("<message/>"), false)
+	if items, _, _, _ := q.take(); len(items) != 1 {
+		t.Fatalf("an <r/> without a request: %q", items)
+	}
+	if items, _, _, _ := q.take(); len(items) != 0 {
+		t.Fatalf("an <r/> in an empty batch: %q", items)
+	}
+}
+
+// The counters wrap at 2^32 (XEP-0198 §4).
+func TestSMCounterWrap(t *testing.T) {
+	st := &xmlstream.Stanza{Raw: []byte("<message/>")}
+	sm := smState{out: 1<<32 - 2, acked: 1<<32 - 2, requested: 1<<32 - 2}
+	for range 4 {
+		if !sm.keep(st, 10, 1000) {
+			t.Fatal("keep refused")
+		}
+	}
+	if sm.out != 2 || len(sm.unacked) != 4 {
+		t.Fatalf("out %d unacked %d", sm.out, len(sm.unacked))
+	}
+	if sm.ack(3) {
+		t.Fatal("h past the send count accepted")
+	}
+	if !sm.ack(0) || len(sm.unacked) != 2 || sm.bytes != 2*len(st.Raw) {
+		t.Fatalf("ack across the wrap: %d left, %d bytes", len(sm.unacked), sm.bytes)
+	}
+	if !sm.ack(2) || len(sm.unacked) != 0 || sm.unacked != nil {
+		t.Fatal("full ack left stanzas")
+	}
+	if !sm.ack(1) || sm.acked != 2 {
+		t.Fatal("a stale h (behind the last one) must be ignored, not fail")
+	}
+	if sm.ack(3) {
+		t.Fatal("h past the send count accepted")
+	}
+	// Bounds.
+	sm = smState{}
+	if !sm.keep(st, 1, 1000) || sm.keep(st, 1, 1000) {
+		t.Fatal("count bound")
+	}
+	sm = smState{}
+	if sm.keep(st, 10, len(st.Raw)-1) {
+		t.Fatal("byte bound")
+	}
+}
+
+func TestCSIClassify(t *testing.T) {
+	cases := []struct {
+		raw    string
+		urgent bool
+		key    string
+	}{
+		{"<presence from='a@b/c'/>", false, "p a@b/c"},
+		{"<presence from='a@b/c' type='unavailable'/>", false, "p a@b/c"},
+		{"<presence from='a@b' type='subscribe'/>", true, ""},
+		{"<presence from='a@b' type='error'/>", true, ""},
+		{"<iq type='result' id='1'/>", true, ""},
+		{"<message from='a@b/c'><body>hi</body></message>", true, ""},
+		{"<message from='a@b/c'><subject>s</subject></message>", true, ""},
+		{"<message from='a@b/c' type='error'><composing xmlns='http://jabber.org/protocol/chatstates'/></message>", true, ""},
+		{"<message from='a@b/c'><composing xmlns='http://jabber.org/protocol/chatstates'/><thread>t</thread></message>", false, "c a@b/c"},
+		{"<message from='a@b/c'><received xmlns='urn:xmpp:receipts' id='x'/></message>", false, ""},
+		{"<message from='a@b/c'><x xmlns='jabber:x:conference' jid='r@m'/></message>", true, ""},
+		{"<message from='a@b'><sent xmlns='urn:xmpp:carbons:2'><forwarded xmlns='urn:xmpp:forward:0'><message xmlns='jabber:client'><active xmlns='http://jabber.org/protocol/chatstates'/></message></forwarded></sent></message>", false, ""},
+		{"<message from='a@b'><sent xmlns='urn:xmpp:carbons:2'><forwarded xmlns='urn:xmpp:forward:0'><message xmlns='jabber:client'><body>x</body></message></forwarded></sent></message>", true, ""},
+	}
+	for _, c := range cases {
+		st, err := xmlstream.ParseStanza([]byte(c.raw), xmlstream.NSClient, xmlstream.Limits{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		urgent, key := csiClassify(st)
+		if urgent != c.urgent || key != c.key {
+			t.Errorf("%s: urgent %v key %q, want %v %q", c.raw, urgent, key, c.urgent, c.key)
+		}
+	}
+}

@@ -30,7 +30,7 @@ func (c *conn) keepaliveTick() {
 	}
 	now := time.Now().UnixNano()
 	last := c.lastRead.Load()
-	var ping []byte
+	var ping *xmlstream.Stanza
 	var next time.Duration
 	c.ka.mu.Lock()
 	if c.ka.pingSent != 0 {
@@ -51,7 +51,7 @@ func (c *conn) keepaliveTick() {
 	}
 	c.ka.mu.Unlock()
 	if ping != nil {
-		c.send(ping)
+		c.sendStanza(ping)
 	}
 	c.timerMu.Lock()
 	if !c.timersDead {
@@ -60,11 +60,14 @@ func (c *conn) keepaliveTick() {
 	c.timerMu.Unlock()
 }
 
-func (c *conn) pingStanza(id string) []byte {
+// pingIDPrefix starts the id of every keepalive ping.
+const pingIDPrefix = "ping-"
+
+func (c *conn) pingStanza(id string) *xmlstream.Stanza {
 	iq := xmlstream.NewElement(xmlstream.NSClient, xmlstream.KindIQ,
 		"from", c.q.domainName(), "to", c.JID().String(), "id", id, "type", "get")
 	iq.Append(xmlstream.NewElement(nsPing, "ping"))
-	return c.tr.stanzaBytes(xmlstream.NewStanza(iq))
+	return xmlstream.NewStanza(iq)
 }
 
 // isPingReply: an answer to one of our pings, consumed by the stream.

@@ -126,10 +126,12 @@ func (c *conn) features() []*xmlstream.Element {
 		}
 	} else {
 		fs = append(fs, xmlstream.NewElement(nsBind, "bind"),
-			xmlstream.NewElement(nsSession, "session").Append(xmlstream.NewElement(nsSession, "optional")))
+			xmlstream.NewElement(nsSession, "session").Append(xmlstream.NewElement(nsSession, "optional")),
+			xmlstream.NewElement(nsSM, "sm"),
+			xmlstream.NewElement(nsCSI, "csi"))
 	}
 	if c.opts.ExtraFeatures != nil {
-		fs = append(fs, c.opts.ExtraFeatures(c.authenticated)...)
+		fs = append(fs, c.opts.ExtraFeatures(c.domain, c.authenticated)...)
 	}
 	return fs
 }
@@ -140,7 +142,7 @@ func (c *conn) handle(st *xmlstream.Stanza) (restart bool, err error) {
 	switch {
 	case !c.authenticated:
 		return c.handleUnauthenticated(st)
-	case !c.bound:
+	case c.sess == nil:
 		return false, c.handleUnbound(st)
 	default:
 		return false, c.handleBound(st)
@@ -161,6 +163,9 @@ func (c *conn) handleUnauthenticated(st *xmlstream.Stanza) (bool, error) {
 		if c.preAuthIQ(st) {
 			return false, nil
 		}
+	case xmlstream.Name{Space: nsSM, Local: "enable"}, xmlstream.Name{Space: nsSM, Local: "resume"}:
+		// XEP-0198 §3, §9: not before authentication.
+		return false, c.handleSMUnbound(st)
 	}
 	return false, c.unexpected(st)
 }
@@ -199,7 +204,7 @@ func (c *conn) unexpected(st *xmlstream.Stanza) error {
 		if st.Name.Space != xmlstream.NSClient {
 			return newStreamError(condInvalidNamespace, "Stanzas must be in "+xmlstream.NSClient)
 		}
-		if !c.bound {
+		if c.sess == nil {
 			return newStreamError(condNotAuthorized, "Authenticate and bind a resource first")
 		}
 	}

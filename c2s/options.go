@@ -56,6 +56,23 @@ type Options struct {
 	// 1 MiB). A client whose queue overflows reads too slowly: it is
 	// disconnected; the sender never blocks.
 	WriteQueueBytes int
+	// ResumeTimeout is how long a XEP-0198 session whose connection was
+	// lost stays bound, detached, waiting for the client to resume it
+	// (default 5 minutes; the client may ask for less with 'max'). A
+	// negative value disables resumption (acks still work).
+	ResumeTimeout time.Duration
+	// MaxUnackedStanzas and MaxUnackedBytes bound the stanzas a stream
+	// management session keeps until its client acknowledges them,
+	// including what is queued for it while detached (defaults 5000 and
+	// 4 MiB). A client past either bound is disconnected with
+	// policy-violation (a detached session ends); the kept stanzas go to
+	// Handler.Undelivered.
+	MaxUnackedStanzas int
+	MaxUnackedBytes   int
+	// CSIMaxHeld is how many stanzas client state indication (XEP-0352)
+	// holds back for an inactive client before it flushes them (default 256).
+	CSIMaxHeld int
+
 	// InboundBytesPerSecond throttles reading per connection with a token
 	// bucket of InboundBurstBytes (default: 4× the rate, at least
 	// MaxStanzaBytes). 0 means unlimited.
@@ -75,8 +92,9 @@ type Options struct {
 	// Metrics receives counters; nil: none.
 	Metrics Metrics
 	// ExtraFeatures returns additional stream features to advertise, before
-	// authentication (false) and after it (true): roster versioning, SM, CSI...
-	ExtraFeatures func(authenticated bool) []*xmlstream.Element
+	// authentication (false) and after it (true): roster versioning... (SM
+	// and CSI are the stream's own and always offered.)
+	ExtraFeatures func(domain string, authenticated bool) []*xmlstream.Element
 	// PreAuthIQ, if set, answers iqs a client sends before authenticating
 	// (in-band registration, XEP-0077 §3.1). It returns the reply, or nil
 	// when the iq is not one it serves: the stream then ends with
@@ -100,6 +118,10 @@ const (
 	DefaultCloseGrace      = 2 * time.Second
 	DefaultMaxAuthAttempts = 3
 	DefaultWriteQueueBytes = 1 << 20
+	DefaultResumeTimeout   = 5 * time.Minute
+	DefaultMaxUnacked      = 5000
+	DefaultMaxUnackedBytes = 4 << 20
+	DefaultCSIMaxHeld      = 256
 )
 
 // WithDefaults returns o with zero fields set to their defaults and
@@ -128,6 +150,20 @@ func (o Options) WithDefaults() Options {
 	}
 	if o.WriteQueueBytes <= 0 {
 		o.WriteQueueBytes = DefaultWriteQueueBytes
+	}
+	if o.ResumeTimeout == 0 {
+		o.ResumeTimeout = DefaultResumeTimeout
+	}
+	if o.MaxUnackedStanzas <= 0 {
+		o.MaxUnackedStanzas = DefaultMaxUnacked
+	}
+	if o.MaxUnackedBytes <= 0 {
+		o.MaxUnackedBytes = DefaultMaxUnackedBytes
+	}
+	// A maximal stanza must always fit.
+	o.MaxUnackedBytes = max(o.MaxUnackedBytes, o.Limits.MaxStanzaBytes)
+	if o.CSIMaxHeld <= 0 {
+		o.CSIMaxHeld = DefaultCSIMaxHeld
 	}
 	if o.InboundBytesPerSecond > 0 && o.InboundBurstBytes <= 0 {
 		o.InboundBurstBytes = max(4*o.InboundBytesPerSecond, o.Limits.MaxStanzaBytes)

@@ -40,7 +40,10 @@ type Server struct {
 	listeners  map[net.Listener]struct{}
 	closed     bool
 	wg         sync.WaitGroup
-	bound      atomic.Int64
+	bound      atomic.Int64 // sessions bound, attached or detached
+	// smIDs are the resumable sessions by SM-ID (XEP-0198).
+	smIDs    map[string]*session
+	detached atomic.Int64
 }
 
 // New returns a server for the given options (defaults applied), routing
@@ -49,7 +52,8 @@ type Server struct {
 func New(opts Options, r *router.Router, acc *auth.Accounts, h Handler) *Server {
 	opts = opts.WithDefaults()
 	s := &Server{opts: opts, router: r, accounts: acc, handler: h, ctx: context.Background(),
-		conns: map[*conn]struct{}{}, handshakes: map[net.Conn]struct{}{}, listeners: map[net.Listener]struct{}{}}
+		conns: map[*conn]struct{}{}, handshakes: map[net.Conn]struct{}{}, listeners: map[net.Listener]struct{}{},
+		smIDs: map[string]*session{}}
 	for _, d := range opts.Domains {
 		j, err := jid.Parse(d)
 		if err != nil || j.Localpart() != "" || j.Resourcepart() != "" {
@@ -83,8 +87,13 @@ func (s *Server) defaultDomain() string {
 
 func (s *Server) serves(domain string) bool { return slices.Contains(s.domains, domain) }
 
-// SessionCount is the number of bound sessions on this server's streams.
+// SessionCount is the number of bound sessions on this server's streams,
+// including those detached and waiting to be resumed.
 func (s *Server) SessionCount() int { return int(s.bound.Load()) }
+
+// DetachedCount is the number of stream management sessions whose
+// connection was lost and that wait to be resumed (XEP-0198).
+func (s *Server) DetachedCount() int { return int(s.detached.Load()) }
 
 // StreamCount is the number of open connections, bound or not.
 func (s *Server) StreamCount() int {
@@ -248,18 +257,30 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.wg.Wait()
 		close(done)
 	}()
+	var err error
 	select {
 	case <-done:
-		return nil
 	case <-ctx.Done():
+		s.mu.Lock()
+		for c := range s.conns {
+			c.hardClose()
+		}
+		s.mu.Unlock()
+		<-done
+		err = ctx.Err()
 	}
+	// Sessions waiting for a resume end now, while the Handler can still
+	// store what they hold (no stream detaches once closed is set).
 	s.mu.Lock()
-	for c := range s.conns {
-		c.hardClose()
+	waiting := make([]*session, 0, len(s.smIDs))
+	for _, ss := range s.smIDs {
+		waiting = append(waiting, ss)
 	}
 	s.mu.Unlock()
-	<-done
-	return ctx.Err()
+	for _, ss := range waiting {
+		ss.expire()
+	}
+	return err
 }
 
 func remoteAddr(a net.Addr) netip.Addr {

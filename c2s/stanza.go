@@ -9,6 +9,12 @@ import (
 // handleBound processes what a bound client sends: stanzas are checked,
 // addressed and handed to the Handler in order (RFC 6120 §8).
 func (c *conn) handleBound(st *xmlstream.Stanza) error {
+	switch st.Name.Space {
+	case nsSM:
+		return c.handleSMBound(st)
+	case nsCSI:
+		return c.handleCSI(st)
+	}
 	if !st.IsStanza() || st.Name.Space != xmlstream.NSClient {
 		return c.unexpected(st)
 	}
@@ -19,6 +25,9 @@ func (c *conn) handleBound(st *xmlstream.Stanza) error {
 		if err != nil || !(j.Equal(full) || j.Equal(full.Bare())) {
 			return newStreamError(condInvalidFrom, "")
 		}
+	}
+	if !c.sess.inbound(c) {
+		return nil // resumed on another stream meanwhile
 	}
 	kind := st.Name.Local
 	pairs := []string{"from", full.String()}
@@ -35,11 +44,11 @@ func (c *conn) handleBound(st *xmlstream.Stanza) error {
 			return nil
 		}
 		c.opts.Metrics.StanzaIn(kind)
-		c.srv.handler.HandleClient(c.ctx(), c, stamped)
+		c.srv.handler.HandleClient(c.ctx(), c.sess, stamped)
 		return nil
 	}
 	c.opts.Metrics.StanzaIn(kind)
-	c.srv.handler.HandleClient(c.ctx(), c, st.WithAttrs(pairs...))
+	c.srv.handler.HandleClient(c.ctx(), c.sess, st.WithAttrs(pairs...))
 	return nil
 }
 

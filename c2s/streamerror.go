@@ -21,11 +21,13 @@ const (
 	condUnsupportedStanza  = "unsupported-stanza-type"
 	condUnsupportedVersion = "unsupported-version"
 	condInternalError      = "internal-server-error"
+	condUndefinedCondition = "undefined-condition"
 )
 
 // streamError ends the stream with <stream:error/>.
 type streamError struct {
 	cond, text string
+	app        string // application-specific condition element, raw XML
 }
 
 func (e *streamError) Error() string {
@@ -44,17 +46,17 @@ var errClosing = errors.New("c2s: stream closing")
 // conditionOf maps a reader error to the stream error to send: ours, or
 // the decoder's (not-well-formed, policy-violation, restricted-xml...).
 // "" means the connection itself failed and nothing can be sent.
-func conditionOf(err error) (cond, text string) {
+func conditionOf(err error) (cond, text, app string) {
 	var se *streamError
 	if errors.As(err, &se) {
-		return se.cond, se.text
+		return se.cond, se.text, se.app
 	}
-	return xmlstream.Condition(err), ""
+	return xmlstream.Condition(err), "", ""
 }
 
 // appendStreamError serializes <stream:error/>; declareNS adds the stream
 // prefix declaration (RFC 7395 framing, where no stream element encloses it).
-func appendStreamError(buf []byte, declareNS bool, cond, text string) []byte {
+func appendStreamError(buf []byte, declareNS bool, cond, text, app string) []byte {
 	buf = append(buf, "<stream:error"...)
 	if declareNS {
 		buf = append(buf, " xmlns:stream='"+xmlstream.NSStream+"'"...)
@@ -62,6 +64,7 @@ func appendStreamError(buf []byte, declareNS bool, cond, text string) []byte {
 	buf = append(buf, "><"...)
 	buf = append(buf, cond...)
 	buf = append(buf, " xmlns='"+xmlstream.NSStreams+"'/>"...)
+	buf = append(buf, app...)
 	if text != "" {
 		buf = append(buf, "<text xmlns='"+xmlstream.NSStreams+"' xml:lang='en'>"...)
 		buf = xmlstream.AppendEscaped(buf, text)

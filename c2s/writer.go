@@ -27,6 +27,9 @@ type outQueue struct {
 	domain string
 	// condition of the stream error that closed the stream ("" if none).
 	condition string
+	// wantAck: end the next batch with a XEP-0198 <r/>, so the request
+	// travels in the same write as the stanzas it covers.
+	wantAck bool
 }
 
 func newOutQueue(limit int) *outQueue {
@@ -68,6 +71,26 @@ func (q *outQueue) push(b []byte, force bool) pushResult {
 	return pushed
 }
 
+// pushStanza is push for a stanza of a bound client; ack asks for an <r/>
+// after the batch it ends up in.
+func (q *outQueue) pushStanza(b []byte, ack bool) pushResult {
+	q.mu.Lock()
+	if q.closed {
+		q.mu.Unlock()
+		return rejected
+	}
+	if q.bytes+len(b) > q.limit {
+		q.mu.Unlock()
+		return overflow
+	}
+	q.items = append(q.items, b)
+	q.bytes += len(b)
+	q.wantAck = q.wantAck || ack
+	q.mu.Unlock()
+	q.signal()
+	return pushed
+}
+
 // pushFlush queues b and returns a channel closed once b has been written
 // (nil if the stream is closing).
 func (q *outQueue) pushFlush(b []byte) chan struct{} {
@@ -92,6 +115,10 @@ func (q *outQueue) take() (items [][]byte, acks []chan struct{}, closed, peerGon
 	items, acks = q.items, q.acks
 	q.items, q.acks, q.bytes = nil, nil, 0
 	closed, peerGone = q.closed, q.peerGone
+	if q.wantAck && !closed && len(items) > 0 {
+		items = append(items, smR)
+	}
+	q.wantAck = false
 	q.mu.Unlock()
 	return items, acks, closed, peerGone
 }

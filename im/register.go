@@ -107,8 +107,10 @@ func (s *Server) NewRegistrar(o RegistrationOptions) *Registrar {
 // StreamFeatures are the features to advertise before authentication:
 // <register xmlns='http://jabber.org/features/iq-register'/> when
 // registration is open, nothing otherwise.
-func (r *Registrar) StreamFeatures() []*xmlstream.Element {
-	if !r.opts.Open {
+func (r *Registrar) StreamFeatures(domain string) []*xmlstream.Element {
+	// Accounts are created on the primary domain only: never offered on
+	// the anonymous host, whose users have no accounts.
+	if !r.opts.Open || domain != r.s.opts.Domain {
 		return nil
 	}
 	return []*xmlstream.Element{xmlstream.NewElement(NSRegisterFeature, "register")}

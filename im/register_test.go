@@ -50,8 +50,12 @@ func TestPreAuthRegistrationForm(t *testing.T) {
 			`<field type='text-single' label='Username' var='username'><required/></field>`+
 			`<field type='text-private' label='Password' var='password'><required/></field>`+
 			`</x></query></iq>`)
-	if fs := r.StreamFeatures(); len(fs) != 1 || canonElement(fs[0], false) != "<{http://jabber.org/features/iq-register}register></register>" {
+	if fs := r.StreamFeatures(testDomain); len(fs) != 1 || canonElement(fs[0], false) != "<{http://jabber.org/features/iq-register}register></register>" {
 		t.Errorf("stream features %v", fs)
+	}
+	// Not offered on the anonymous host: its users have no accounts.
+	if fs := r.StreamFeatures(testAnon); len(fs) != 0 {
+		t.Errorf("registration offered on the anonymous domain: %v", fs)
 	}
 	// Anything else before authentication is not the registrar's.
 	if got := preAuth(t, r, testDomain, "192.0.2.1", `<iq type='get' id='v'><query xmlns='jabber:iq:version'/></iq>`); got != nil {
@@ -106,7 +110,7 @@ func TestPreAuthRegisterAndErrors(t *testing.T) {
 func TestPreAuthRegistrationClosed(t *testing.T) {
 	f := newIMFixture(t)
 	r := f.srv.NewRegistrar(RegistrationOptions{Open: false})
-	if fs := r.StreamFeatures(); len(fs) != 0 {
+	if fs := r.StreamFeatures(testDomain); len(fs) != 0 {
 		t.Errorf("closed registration advertised: %v", fs)
 	}
 	expectReply(t, "get", preAuth(t, r, testDomain, "192.0.2.1", `<iq type='get' id='g'><query xmlns='jabber:iq:register'/></iq>`),

@@ -2,7 +2,7 @@
 # Interop suite: third-party XMPP clients against a freshly started `gavel serve --dev`.
 #
 #   interop/run.sh                 # every script
-#   interop/run.sh xmppjs          # only the named scripts (slixmpp_im go_sendxmpp xmppjs register adhoc)
+#   interop/run.sh xmppjs          # only the named scripts (slixmpp_im go_sendxmpp xmppjs xmppjs_sm register adhoc)
 #
 # Builds bin/gavel only when it is missing. Picks free loopback ports, creates
 # the accounts in a temp data dir, starts the server, waits for its ports, runs
@@ -31,7 +31,7 @@ PY=/usr/bin/python3
 SCRIPT_TIMEOUT="${INTEROP_SCRIPT_TIMEOUT:-180}"
 STEP_TIMEOUT="${INTEROP_TIMEOUT:-10}"
 ACCOUNTS="alice bob carol dave eve admin"
-ALL_SCRIPTS="slixmpp_im go_sendxmpp xmppjs register adhoc"
+ALL_SCRIPTS="slixmpp_im go_sendxmpp xmppjs xmppjs_sm register adhoc"
 
 SERVER_PID=""
 WORK=""
@@ -172,6 +172,11 @@ command_for() {
 		command -v node >/dev/null || { echo "node missing" >"$WORK/why"; return 1; }
 		[ -d "$HERE/node_modules/@xmpp/client" ] || { echo "@xmpp/client missing (cd interop && npm ci)" >"$WORK/why"; return 1; }
 		cmd=(node "$HERE/xmppjs.mjs" "${common[@]}" --tls-port "$C2S_TLS" --ws-url "$WS_URL")
+		;;
+	xmppjs_sm)
+		command -v node >/dev/null || { echo "node missing" >"$WORK/why"; return 1; }
+		[ -d "$HERE/node_modules/@xmpp/client" ] || { echo "@xmpp/client missing (cd interop && npm ci)" >"$WORK/why"; return 1; }
+		cmd=(node "$HERE/xmppjs_sm.mjs" "${common[@]}" --ws-url "$WS_URL")
 		;;
 	register)
 		"$PY" -c 'import slixmpp' 2>/dev/null || { echo "python3-slixmpp missing (apt-get install -y python3-slixmpp)" >"$WORK/why"; return 1; }

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"time"
 
 	"github.com/gavelhq/gavel/c2s"
 	"github.com/gavelhq/gavel/im"
@@ -42,14 +43,18 @@ func (s *Server) c2sOptions() c2s.Options {
 		InboundBurstBytes:         cfg.C2S.InboundBurstBytes,
 		WebSocketOrigins:          cfg.WebSocket.Origins,
 		WebSocketSecure:           cfg.WebSocket.AssumeSecure,
+		ResumeTimeout:             resumeTimeout(cfg.C2S.SM.ResumeTimeout),
+		MaxUnackedStanzas:         cfg.C2S.SM.MaxUnacked,
+		MaxUnackedBytes:           cfg.C2S.SM.MaxUnackedBytes,
+		CSIMaxHeld:                cfg.C2S.CSI.MaxHeld,
 		Logger:                    s.log.With("pkg", "c2s"),
 		Metrics:                   c2sMetrics{s.metrics},
 		// In-band registration is a feature before authentication (XEP-0077
 		// §5); roster versioning and pre-approval are features of the stream
 		// after it (RFC 6121 §2.6.1, §3.4.1).
-		ExtraFeatures: func(authenticated bool) []*xmlstream.Element {
+		ExtraFeatures: func(domain string, authenticated bool) []*xmlstream.Element {
 			if !authenticated {
-				return reg.StreamFeatures()
+				return reg.StreamFeatures(domain)
 			}
 			return s.IM.StreamFeatures()
 		},
@@ -73,6 +78,15 @@ func (s *Server) registrar() *im.Registrar {
 		Window:   r.Window,
 		Exempt:   exempt,
 	})
+}
+
+// resumeTimeout maps the configured resume window to c2s.Options, where
+// 0 means "the default" and a negative value disables resumption.
+func resumeTimeout(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }
 
 // streamLimits are the parser limits of every inbound stream (clients and

@@ -84,6 +84,25 @@ type C2SConfig struct {
 	ResourceConflict string `yaml:"resource_conflict"`
 	// MaxResources bound per account; 0 is unlimited.
 	MaxResources int `yaml:"max_resources"`
+	// SM is XEP-0198 stream management, CSI XEP-0352 (docs/c2s.md).
+	SM  SMConfig  `yaml:"sm"`
+	CSI CSIConfig `yaml:"csi"`
+}
+
+// SMConfig bounds XEP-0198 stream management.
+type SMConfig struct {
+	// ResumeTimeout keeps a session whose connection was lost resumable
+	// this long; 0 disables resumption (acknowledgements still work).
+	ResumeTimeout time.Duration `yaml:"resume_timeout"`
+	// MaxUnacked and MaxUnackedBytes bound what waits for an acknowledgement.
+	MaxUnacked      int `yaml:"max_unacked"`
+	MaxUnackedBytes int `yaml:"max_unacked_bytes"`
+}
+
+// CSIConfig bounds XEP-0352 client state indication.
+type CSIConfig struct {
+	// MaxHeld stanzas are held back for an inactive client before a flush.
+	MaxHeld int `yaml:"max_held"`
 }
 
 // S2SConfig is the federation policy (docs/s2s.md).
@@ -208,6 +227,12 @@ func Defaults(dev bool) Config {
 			InboundBurstBytes:     512 << 10,
 			ResourceConflict:      "replace",
 			MaxResources:          10,
+			SM: SMConfig{
+				ResumeTimeout:   5 * time.Minute,
+				MaxUnacked:      5000,
+				MaxUnackedBytes: 4 << 20,
+			},
+			CSI: CSIConfig{MaxHeld: 256},
 		},
 		S2S: S2SConfig{
 			RequireTLS:     !dev,
@@ -448,6 +473,12 @@ func (c *Config) Validate() error {
 	nonNegative("c2s.inbound_bytes_per_second", c.C2S.InboundBytesPerSecond)
 	nonNegative("c2s.inbound_burst_bytes", c.C2S.InboundBurstBytes)
 	nonNegative("c2s.max_resources", c.C2S.MaxResources)
+	if c.C2S.SM.ResumeTimeout < 0 {
+		bad("c2s.sm.resume_timeout", "must not be negative (0 disables resumption), got %v", c.C2S.SM.ResumeTimeout)
+	}
+	positive("c2s.sm.max_unacked", c.C2S.SM.MaxUnacked)
+	positive("c2s.sm.max_unacked_bytes", c.C2S.SM.MaxUnackedBytes)
+	positive("c2s.csi.max_held", c.C2S.CSI.MaxHeld)
 	if c.C2S.InboundBytesPerSecond > 0 && c.C2S.InboundBurstBytes < c.C2S.Limits.MaxStanzaBytes {
 		bad("c2s.inbound_burst_bytes", "%d is smaller than c2s.limits.max_stanza_bytes (%d): a maximal stanza could never be read",
 			c.C2S.InboundBurstBytes, c.C2S.Limits.MaxStanzaBytes)

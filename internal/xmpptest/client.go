@@ -70,6 +70,8 @@ type Client struct {
 	pending chan readResult // the read in flight, if any
 	ended   bool            // the server's stream end was seen
 
+	sm smClient // XEP-0198 counters (sm.go)
+
 	closeOnce sync.Once
 }
 
@@ -209,14 +211,20 @@ func (c *Client) write(b []byte) error {
 // ErrTimeout when nothing came in time (the read stays pending for the next
 // call), or the connection's error.
 func (c *Client) Next(timeout time.Duration) (*xmlstream.Stanza, error) {
-	r := c.await(timeout, false)
-	if r.err == nil && r.header != nil {
-		return nil, fmt.Errorf("xmpptest: unexpected stream header (id %q)", r.header.Attr("id"))
+	deadline := time.Now().Add(timeout)
+	for {
+		r := c.await(max(time.Until(deadline), 0), false)
+		if r.err == nil && r.header != nil {
+			return nil, fmt.Errorf("xmpptest: unexpected stream header (id %q)", r.header.Attr("id"))
+		}
+		if errors.Is(r.err, xmlstream.ErrStreamEnd) {
+			c.ended = true
+		}
+		if r.err == nil && c.smObserve(r.st) {
+			continue // an ack request answered by AutoAck
+		}
+		return r.st, r.err
 	}
-	if errors.Is(r.err, xmlstream.ErrStreamEnd) {
-		c.ended = true
-	}
-	return r.st, r.err
 }
 
 // NextHeader reads the server's stream header (or <open/>) within timeout.
