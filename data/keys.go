@@ -27,8 +27,15 @@ package data
 //	                                 (written by data itself, see SchemaVersion)
 //	meta/admin-created      server   marker: the first-start admin was created
 //	meta/demo-created       server   marker: the --dev demo users were created
+//	muc/room/<room JID>     muc      a room: configuration, subject, occupant-id
+//	                                 secret (persistent rooms only)
+//	muc/aff/<room JID>/<bare JID>
+//	                        muc      one affiliation of a room (and its reserved nick)
+//	muc/public/<room JID>   muc      index: the room is persistent and public
+//	                                 (disco#items of the service pages over it)
+//	muc/creator/<bare JID>/<room JID>
+//	                        muc      index: rooms a user created (max rooms per user)
 //	--- reserved for packages that come later (add a row and a helper here) ---
-//	muc/...                 muc      room configurations, affiliations
 //	pubsub/...              pubsub   node configurations, subscriptions
 //	auction/...             auction  lot configurations, state snapshots
 //
@@ -43,8 +50,8 @@ package data
 //	----------------------  -------  ---------------------------------------------
 //	offline/<bare JID>      im       offline message queue (one stanza per entry)
 //	mam/<bare JID>          im       one-to-one message archive (XEP-0313)
+//	muc/history/<room JID>  muc      room history: one groupchat message per entry
 //	--- reserved for packages that come later ---
-//	muc/...                 muc      room history
 //	pubsub/...              pubsub   node items
 //	auction/...             auction  bid ledgers
 //
@@ -126,6 +133,35 @@ func SchemaKey() []byte { return []byte("meta/schema") }
 
 // OfflineStream is the log stream of a user's offline message queue.
 func OfflineStream(bareJID string) string { return "offline/" + bareJID }
+
+// MUCRoomKey is the KV key of a persistent room's document.
+func MUCRoomKey(roomJID string) []byte { return []byte("muc/room/" + roomJID) }
+
+// MUCAffiliationKey is the KV key of one affiliation of a room.
+func MUCAffiliationKey(roomJID, bareJID string) []byte {
+	return []byte("muc/aff/" + roomJID + "/" + bareJID)
+}
+
+// MUCAffiliationPrefix is the prefix of all affiliations of a room (a room
+// JID has no '/', so the trailing '/' keeps "a@muc" from matching "a@mucx").
+func MUCAffiliationPrefix(roomJID string) []byte { return []byte("muc/aff/" + roomJID + "/") }
+
+// MUCPublicKey is the index entry of a persistent public room.
+func MUCPublicKey(roomJID string) []byte { return []byte("muc/public/" + roomJID) }
+
+// MUCPublicPrefix is the prefix of the public room index.
+func MUCPublicPrefix() []byte { return []byte("muc/public/") }
+
+// MUCCreatorKey is the index entry of a room created by a user.
+func MUCCreatorKey(bareJID, roomJID string) []byte {
+	return []byte("muc/creator/" + bareJID + "/" + roomJID)
+}
+
+// MUCCreatorPrefix is the prefix of the rooms a user created.
+func MUCCreatorPrefix(bareJID string) []byte { return []byte("muc/creator/" + bareJID + "/") }
+
+// MUCHistoryStream is the log stream of a room's groupchat history.
+func MUCHistoryStream(roomJID string) string { return "muc/history/" + roomJID }
 
 // Physical namespaces.
 const (

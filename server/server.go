@@ -22,6 +22,7 @@ import (
 	"github.com/gavelhq/gavel/c2s"
 	"github.com/gavelhq/gavel/data"
 	"github.com/gavelhq/gavel/im"
+	"github.com/gavelhq/gavel/muc"
 	"github.com/gavelhq/gavel/router"
 	"github.com/gavelhq/gavel/s2s"
 	"github.com/gavelhq/gavel/webui"
@@ -55,6 +56,7 @@ type Server struct {
 	Accounts *auth.Accounts
 	Router   *router.Router
 	IM       *im.Server
+	muc      *muc.Service
 
 	tls   *tls.Config
 	c2s   c2sServer
@@ -126,6 +128,9 @@ func Start(ctx context.Context, cfg Config, opts ...Option) (_ *Server, err erro
 	}
 
 	s.Accounts, s.Router, s.IM = newCore(cfg, s.store, s.log)
+	if err := s.newMUC(); err != nil {
+		return nil, err
+	}
 
 	if s.c2s, err = s.newC2S(); err != nil {
 		return nil, err
@@ -351,6 +356,7 @@ func (s *Server) shutdown(ctx context.Context) error {
 	if s.stopBackground != nil {
 		s.stopBackground()
 	}
+	errs = append(errs, s.stopMUC(ctx))
 	// Stop accepting first so nothing new arrives while streams close:
 	// http.Shutdown closes its listener at once, then waits for requests in
 	// flight; hijacked WebSocket connections belong to c2s, whose Shutdown
