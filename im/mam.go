@@ -34,6 +34,7 @@ package im
 import (
 	"bytes"
 	"context"
+	"errors"
 	"time"
 
 	"mellium.im/xmpp/jid"
@@ -259,12 +260,35 @@ func (s *Server) willDeliver(ctx context.Context, to jid.JID, typ string) bool {
 }
 
 // archive appends a message to owner's archive and returns its archive id.
+//
+// Archive times are what start/end filter on (by binary search along the
+// log), so they must never decrease along it and must compare at the
+// precision clients see: the time is taken in milliseconds (the delay
+// stamps carry milliseconds, so end=<a result's stamp> includes it) and
+// raised to the previous entry's, with the append conditional on that
+// entry still being the last (two sessions archiving for one user at
+// once would otherwise interleave their clocks).
 func (s *Server) archive(ctx context.Context, owner jid.JID, outgoing bool, with jid.JID, raw []byte) (string, error) {
-	rec := mamRecord{nonce: newNonce(), time: s.now().UnixNano(), outgoing: outgoing, with: with.String(), raw: raw}
 	bare := owner.String()
-	seq, err := s.store.Append(ctx, data.MAMStream(bare), rec.encode(), data.AnySeq)
-	if err != nil {
-		return "", err
+	stream := data.MAMStream(bare)
+	rec := mamRecord{nonce: newNonce(), outgoing: outgoing, with: with.String(), raw: raw}
+	var seq uint64
+	for attempt := 0; ; attempt++ {
+		last, _, err := s.store.Last(ctx, stream)
+		if err != nil {
+			return "", err
+		}
+		rec.time = s.now().Truncate(time.Millisecond).UnixNano()
+		if prev, ok := s.archiveTime(ctx, stream, last); ok && prev > rec.time {
+			rec.time = prev
+		}
+		seq, err = s.store.Append(ctx, stream, rec.encode(), last)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, data.ErrSequence) || attempt >= casRetries {
+			return "", err
+		}
 	}
 	if seq%mamRetentionEvery == 0 {
 		if err := s.expireArchive(ctx, bare); err != nil {
@@ -272,6 +296,22 @@ func (s *Server) archive(ctx context.Context, owner jid.JID, outgoing bool, with
 		}
 	}
 	return mamID(seq, rec.nonce), nil
+}
+
+// archiveTime is the archive time of entry seq of stream, if it is readable.
+func (s *Server) archiveTime(ctx context.Context, stream string, seq uint64) (int64, bool) {
+	if seq == 0 {
+		return 0, false
+	}
+	es, err := s.store.Read(ctx, stream, seq, 1)
+	if err != nil || len(es) != 1 || es[0].Seq != seq {
+		return 0, false // expired or truncated: nothing to stay above
+	}
+	rec, err := decodeMAMRecord(es[0].Data)
+	if err != nil {
+		return 0, false
+	}
+	return rec.time, true
 }
 
 // retentionCutoff is the archive time before which entries are expired,

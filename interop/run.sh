@@ -2,7 +2,8 @@
 # Interop suite: third-party XMPP clients against a freshly started `gavel serve --dev`.
 #
 #   interop/run.sh                 # every script
-#   interop/run.sh xmppjs          # only the named scripts (slixmpp_im go_sendxmpp xmppjs xmppjs_sm register adhoc)
+#   interop/run.sh xmppjs          # only the named scripts (slixmpp_im go_sendxmpp xmppjs xmppjs_sm register adhoc
+#                                  #   slixmpp_carbons_mam slixmpp_blocking)
 #
 # Builds bin/gavel only when it is missing. Picks free loopback ports, creates
 # the accounts in a temp data dir, starts the server, waits for its ports, runs
@@ -31,7 +32,7 @@ PY=/usr/bin/python3
 SCRIPT_TIMEOUT="${INTEROP_SCRIPT_TIMEOUT:-180}"
 STEP_TIMEOUT="${INTEROP_TIMEOUT:-10}"
 ACCOUNTS="alice bob carol dave eve admin"
-ALL_SCRIPTS="slixmpp_im go_sendxmpp xmppjs xmppjs_sm register adhoc"
+ALL_SCRIPTS="slixmpp_im go_sendxmpp xmppjs xmppjs_sm register adhoc slixmpp_carbons_mam slixmpp_blocking"
 
 SERVER_PID=""
 WORK=""
@@ -185,6 +186,14 @@ command_for() {
 	adhoc)
 		"$PY" -c 'import slixmpp, aioxmpp' 2>/dev/null || { echo "python3-slixmpp/python3-aioxmpp missing (apt-get install -y python3-slixmpp python3-aioxmpp)" >"$WORK/why"; return 1; }
 		cmd=("$PY" "$HERE/adhoc.py" "${common[@]}" --admin admin)
+		;;
+	slixmpp_carbons_mam)
+		"$PY" -c 'import slixmpp' 2>/dev/null || { echo "python3-slixmpp missing (apt-get install -y python3-slixmpp)" >"$WORK/why"; return 1; }
+		cmd=("$PY" "$HERE/slixmpp_carbons_mam.py" "${common[@]}")
+		;;
+	slixmpp_blocking)
+		"$PY" -c 'import slixmpp' 2>/dev/null || { echo "python3-slixmpp missing (apt-get install -y python3-slixmpp)" >"$WORK/why"; return 1; }
+		cmd=("$PY" "$HERE/slixmpp_blocking.py" "${common[@]}")
 		;;
 	esac
 }
