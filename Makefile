@@ -54,3 +54,5 @@ lint:
 
 clean:
 	rm -rf bin
+
+include bench/Makefile.inc

@@ -69,7 +69,12 @@ func WriteComparison(w io.Writer, results []*Result, subject string, markdown bo
 			mechRow = append(mechRow, orDash(r.Mechanism))
 		}
 		rows = append(rows, append(mechRow, ""))
-		for _, name := range headlineNames(all) {
+		headlines := headlineNames(all)
+		isHeadline := map[string]bool{}
+		for _, n := range headlines {
+			isHeadline[n] = true
+		}
+		for _, name := range append(headlines, contextNames(all)...) {
 			row := []string{name}
 			var unit, better string
 			for _, r := range all {
@@ -83,6 +88,9 @@ func WriteComparison(w io.Writer, results []*Result, subject string, markdown bo
 			}
 			if unit != "" {
 				row[0] += " (" + unit + ")"
+			}
+			if !isHeadline[name] {
+				better = "" // context, not a score
 			}
 			row = append(row, ratioCell(subj, peers, name, better))
 			rows = append(rows, row)
@@ -102,6 +110,26 @@ func headlineNames(rs []*Result) []string {
 	for _, r := range rs {
 		for _, m := range r.Metrics {
 			if m.Headline && !seen[m.Name] {
+				seen[m.Name] = true
+				out = append(out, m.Name)
+			}
+		}
+	}
+	return out
+}
+
+// contextNames lists the non-headline metrics the comparison also shows
+// because they qualify the headlines: CPU use of the server, the tool and
+// everything else on the host (a busy host inflates latency), and losses.
+func contextNames(rs []*Result) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, r := range rs {
+		for _, m := range r.Metrics {
+			ctx := strings.HasPrefix(m.Name, "server_cpu_") || strings.HasPrefix(m.Name, "client_cpu_") ||
+				strings.HasPrefix(m.Name, "other_cpu_") || m.Name == "lost_pct" || m.Name == "error_replies" ||
+				m.Name == "logins_failed" || m.Name == "slab_per_connection" || m.Name == "sessions"
+			if ctx && !m.Headline && !seen[m.Name] {
 				seen[m.Name] = true
 				out = append(out, m.Name)
 			}

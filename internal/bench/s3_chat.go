@@ -269,6 +269,7 @@ func s3Read(s *session, st *s3Stats, closing *atomic.Bool, dropped *atomic.Int64
 		now := time.Now().UnixNano()
 		if el.Type() == "error" {
 			st.errors.Add(1)
+			r.AddError(errors.New("error reply: " + stanzaErrorCondition(el)))
 			continue
 		}
 		t, ok := payloadTime(el.Raw)
@@ -285,4 +286,20 @@ func s3Read(s *session, st *s3Stats, closing *atomic.Bool, dropped *atomic.Int64
 			}
 		}
 	}
+}
+
+// stanzaErrorCondition names the defined condition of an error stanza.
+func stanzaErrorCondition(st *xmlstream.Stanza) string {
+	el, err := st.Element()
+	if err != nil {
+		return "unparsable"
+	}
+	if e := el.Child("", "error"); e != nil {
+		for _, c := range e.Elements() {
+			if c.Name.Space == xmlstream.NSStanzas && c.Name.Local != "text" {
+				return c.Name.Local
+			}
+		}
+	}
+	return "unknown"
 }

@@ -23,3 +23,6 @@ func ProcCPU(pid int) (time.Duration, error) { return 0, errNotLinux }
 
 // SelfCPU is unknown outside Linux.
 func SelfCPU() time.Duration { return 0 }
+
+// HostBusy needs /proc.
+func HostBusy() (time.Duration, error) { return 0, errNotLinux }

@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# Run one load scenario against Gavel, Prosody and ejabberd, one after
+# another on this machine, and print a side-by-side table.
+#
+#   bench/compare.sh S2                 # all three servers, scenario defaults
+#   SERVERS="gavel prosody" bench/compare.sh S3 -rate 20000
+#
+# Each server is started fresh and pinned to CPU $SERVER_CPU (default 0),
+# the load tool to CPU $CLIENT_CPU (default 1). Gavel runs from a temporary
+# data directory with accounts made by `gavel-bench prepare`; the peers come
+# from $PEERS (../shared/peers) and get their accounts by in-band
+# registration. Everything listens on 127.0.0.1 only. Only processes this
+# script started are stopped, by PID. Results: bench/results/SCENARIO.jsonl
+# (one JSON line per server, overwritten each run) and SCENARIO.md.
+# Extra arguments go to `gavel-bench run` after the scenario defaults.
+set -euo pipefail
+
+SCENARIO="${1:?usage: bench/compare.sh S1|S2|S3 [gavel-bench run flags...]}"
+shift
+SCENARIO="$(echo "$SCENARIO" | tr a-z A-Z)"
+
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+PEERS="${PEERS:-$(cd "$ROOT/../shared/peers" 2>/dev/null && pwd || echo /work/shared/peers)}"
+SERVERS="${SERVERS:-gavel prosody ejabberd}"
+SERVER_CPU="${SERVER_CPU:-0}"
+CLIENT_CPU="${CLIENT_CPU:-1}"
+# Priority of the server and the tool over whatever else runs on the box
+# (a shared machine otherwise inflates latencies); 0 disables.
+NICE="${NICE:--10}"
+GAVEL="$ROOT/bin/gavel"
+TOOL="$ROOT/bin/gavel-bench"
+OUT="$ROOT/bench/results"
+# TAG names a variant (e.g. TAG=2k for a lower rate): SCENARIO-TAG.jsonl.
+NAME="$SCENARIO${TAG:+-$TAG}"
+JSON="$OUT/$NAME.jsonl"
+# Off the defaults (a dev server on 5222 must not clash) and below the
+# kernel's ephemeral range (32768+), where a client socket may hold the port.
+GAVEL_PORTS="17222 17223 17269 17280"
+
+# Scenario defaults (override with flags after the scenario name, or USERS).
+case "$SCENARIO" in
+	S1) USERS="${USERS:-1000}"; DEFAULTS=(-sessions 5000 -hold 30s -concurrency 32) ;;
+	S2) USERS="${USERS:-1000}"; DEFAULTS=(-logins 10000 -concurrency 32) ;;
+	S3) USERS="${USERS:-10000}"; DEFAULTS=(-rate 40000 -duration 10s -drain 10s -concurrency 32) ;;
+	*) echo "compare.sh: unknown scenario $SCENARIO (S1, S2, S3)" >&2; exit 2 ;;
+esac
+
+die() { echo "compare.sh: $*" >&2; exit 1; }
+log() { echo "== $*" >&2; }
+[ -x "$GAVEL" ] || die "$GAVEL missing: run make build"
+[ -x "$TOOL" ] || die "$TOOL missing: go build -o bin/gavel-bench ./cmd/gavel-bench"
+command -v taskset >/dev/null || die "taskset missing (util-linux)"
+
+# Room for the sessions on both sides; root may raise the hard limit.
+ulimit -n 200000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+
+mkdir -p "$OUT"
+: > "$JSON"
+TMP="$(mktemp -d /tmp/gavel-compare.XXXXXX)"
+GAVEL_PID=""
+PEER_STARTED=""
+
+cleanup() {
+	if [ -n "$GAVEL_PID" ] && kill -0 "$GAVEL_PID" 2>/dev/null; then
+		kill -TERM "$GAVEL_PID" 2>/dev/null || true
+		for _ in $(seq 1 100); do kill -0 "$GAVEL_PID" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL "$GAVEL_PID" 2>/dev/null || true
+	fi
+	GAVEL_PID=""
+	if [ -n "$PEER_STARTED" ]; then
+		"$PEERS/$PEER_STARTED/stop.sh" >/dev/null 2>&1 || echo "compare.sh: $PEER_STARTED/stop.sh failed" >&2
+	fi
+	PEER_STARTED=""
+}
+trap 'cleanup; rm -rf "$TMP"' EXIT
+trap 'exit 130' INT TERM
+
+wait_port() { # host port seconds
+	for _ in $(seq 1 $(($3 * 10))); do
+		(exec 3<>"/dev/tcp/$1/$2") 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# pin PID: every thread of PID onto SERVER_CPU, at priority NICE.
+pin() {
+	taskset -a -p -c "$SERVER_CPU" "$1" >/dev/null
+	if [ "$NICE" != 0 ]; then
+		renice -n "$NICE" -p $(ls "/proc/$1/task") >/dev/null 2>&1 || echo "compare.sh: renice failed (not root?)" >&2
+	fi
+}
+
+run_tool() { # server-label addr pid extra-flags...
+	local label="$1" addr="$2" pid="$3"; shift 3
+	# A shared box: wait (bounded) until other work is idle; the result's
+	# other_cpu_* figure shows how much the run still competed.
+	"$TOOL" quiet -max-busy "${QUIET_MAX_BUSY:-25}" -timeout "${QUIET_TIMEOUT:-5m}" || true
+	log "$SCENARIO against $label (pid $pid, cpu $SERVER_CPU; tool on cpu $CLIENT_CPU)"
+	nice -n "$NICE" taskset -c "$CLIENT_CPU" "$TOOL" run -scenario "$SCENARIO" -server "$label" -addr "$addr" \
+		-domain localhost -users "$USERS" -password secret -server-pid "$pid" -json "$JSON" \
+		"${DEFAULTS[@]}" "$@" "${EXTRA[@]}" || echo "compare.sh: $label run failed" >&2
+}
+
+EXTRA=("$@")
+
+for server in $SERVERS; do
+	case "$server" in
+	gavel)
+		for p in $GAVEL_PORTS; do
+			ss -ltnH "sport = :$p" | grep -q . && die "port $p is in use"
+		done
+		log "preparing $USERS Gavel accounts"
+		"$TOOL" prepare -data "$TMP/gavel-data" -users "$USERS" -password secret -workers 2 >&2
+		taskset -c "$SERVER_CPU" "$GAVEL" serve --dev --data "$TMP/gavel-data" \
+			--c2s-addr 127.0.0.1:17222 --c2s-tls-addr 127.0.0.1:17223 \
+			--s2s-addr 127.0.0.1:17269 --http-addr 127.0.0.1:17280 >"$TMP/gavel.log" 2>&1 &
+		GAVEL_PID=$!
+		wait_port 127.0.0.1 17222 30 || { tail -20 "$TMP/gavel.log" >&2; die "gavel did not start"; }
+		pin "$GAVEL_PID"
+		run_tool gavel 127.0.0.1:17222 "$GAVEL_PID"
+		cleanup
+		;;
+	prosody|ejabberd)
+		if [ "$server" = prosody ]; then port=15222; pidfile=/tmp/lab-prosody/prosody.pid
+		else port=25222; pidfile=/tmp/lab-ejabberd/ejabberd.pid; fi
+		log "starting $server"
+		if ! "$PEERS/$server/start.sh" >&2; then
+			echo "compare.sh: $server did not start; skipped" >&2
+			continue
+		fi
+		PEER_STARTED="$server"
+		pid="$(cat "$pidfile")"
+		pin "$pid"
+		run_tool "$server" "127.0.0.1:$port" "$pid" -register
+		cleanup
+		;;
+	*) die "unknown server $server" ;;
+	esac
+done
+
+"$TOOL" compare "$JSON"
+"$TOOL" compare -markdown "$JSON" > "$OUT/$NAME.md"
+echo "results: $JSON, $OUT/$NAME.md" >&2
