@@ -19,8 +19,9 @@ import (
 )
 
 // cmdPrepare creates PREFIX0..PREFIX(N-1) in a Gavel data directory while
-// no server runs on it: Gavel has no in-band registration yet, and one
-// `gavel user add` process per account would take minutes for 10,000.
+// no server runs on it: in-band registration is throttled per address (and
+// off outside --dev), and one `gavel user add` process per account would
+// take minutes for 10,000.
 // Existing accounts are left as they are.
 func cmdPrepare(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("gavel-bench prepare", flag.ContinueOnError)
