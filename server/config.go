@@ -184,6 +184,10 @@ type LogConfig struct {
 // MetricsConfig switches /metrics.
 type MetricsConfig struct {
 	Enabled bool `yaml:"enabled"`
+	// PprofAddr, if set, serves Go's runtime profiles (/debug/pprof/) on
+	// their own listener: for profiling under load, never on a public
+	// address (they expose internals and cost CPU when fetched).
+	PprofAddr string `yaml:"pprof_addr"`
 }
 
 // Default ports.
@@ -434,6 +438,7 @@ func (c *Config) Validate() error {
 		{"listeners.c2s_tls_addr", c.Listeners.C2STLS},
 		{"listeners.s2s_addr", c.Listeners.S2S},
 		{"listeners.http_addr", c.Listeners.HTTP},
+		{"metrics.pprof_addr", c.Metrics.PprofAddr},
 	} {
 		if l.addr == "" {
 			continue

@@ -41,6 +41,7 @@ type Addrs struct {
 	C2STLS string // direct TLS (XEP-0368)
 	S2S    string // federation
 	HTTP   string // /xmpp-websocket, /metrics, /healthz
+	Pprof  string // /debug/pprof/ when metrics.pprof_addr is set
 }
 
 // Server is a running Gavel.
@@ -59,6 +60,7 @@ type Server struct {
 	muc      *muc.Service
 
 	tls   *tls.Config
+	pprof *http.Server
 	c2s   c2sServer
 	s2s   *s2s.Service
 	http  *http.Server
@@ -268,6 +270,16 @@ func (s *Server) listen() error {
 		}
 		s.serve("http", func() error { return s.http.Serve(ln) })
 	}
+	if a := s.cfg.Metrics.PprofAddr; a != "" {
+		ln, err := open(a)
+		if err != nil {
+			return err
+		}
+		s.addrs.Pprof = ln.Addr().String()
+		s.pprof = &http.Server{Handler: pprofHandler(), ReadHeaderTimeout: 10 * time.Second}
+		s.serve("pprof", func() error { return s.pprof.Serve(ln) })
+		s.log.Warn("serving Go profiles; keep this address private", "pprof_addr", s.addrs.Pprof)
+	}
 	return nil
 }
 
@@ -377,6 +389,9 @@ func (s *Server) shutdown(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("s2s: %w", err))
 		}
 	}
+	if s.pprof != nil {
+		_ = s.pprof.Close() // profiles in flight are not worth waiting for
+	}
 	if err := <-httpDone; err != nil {
 		errs = append(errs, fmt.Errorf("http: %w", err))
 		_ = s.http.Close()
@@ -426,6 +441,9 @@ func (s *Server) abort() {
 	}
 	if s.http != nil {
 		_ = s.http.Close()
+	}
+	if s.pprof != nil {
+		_ = s.pprof.Close()
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
