@@ -193,8 +193,8 @@ func (s *Server) archiveOutbound(ctx context.Context, sess router.Session, st *x
 // stripSenderArchiveID removes the id archiveOutbound added, now that
 // carbons copied it: the contact must not see it (XEP-0313 §3.3).
 func (s *Server) stripSenderArchiveID(_ context.Context, sess router.Session, st *xmlstream.Stanza) (*xmlstream.Stanza, bool) {
-	if st.Name.Local != xmlstream.KindMessage {
-		return st, false
+	if st.Name.Local != xmlstream.KindMessage || !mayHaveStanzaID(st.Raw) {
+		return st, false // not archived (or no id at all): nothing to strip
 	}
 	raw := bytes.TrimRight(st.Raw, " \t\r\n")
 	end := bytes.LastIndex(raw, []byte("</"))

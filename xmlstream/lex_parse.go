@@ -3,6 +3,7 @@ package xmlstream
 import (
 	"bytes"
 	"errors"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -910,14 +911,34 @@ func (sp *standaloneParser) parse(raw []byte, inh string, lim Limits, build bool
 	return el, start, end, nil
 }
 
+// standaloneParsers recycles parsers: one holds ~1.2 KB of inline scratch
+// arrays that would otherwise be allocated and zeroed for every parse (a
+// stanza tree is built on most messages' path). What a parse returns never
+// points into a parser (values are copied strings, attribute slices fresh),
+// so a parser can be reused as soon as parse returns.
+var standaloneParsers = sync.Pool{New: func() any { return new(standaloneParser) }}
+
+func getStandaloneParser() *standaloneParser { return standaloneParsers.Get().(*standaloneParser) }
+
+// putStandaloneParser drops every reference the parser still holds (the
+// input, elements on its open stack) before recycling it.
+func putStandaloneParser(sp *standaloneParser) {
+	sp.parser = parser{}
+	clear(sp.openArr[:])
+	clear(sp.nsArr[:])
+	standaloneParsers.Put(sp)
+}
+
 func parseElement(raw []byte, inh string, lim Limits) (*Element, error) {
-	var p standaloneParser
+	p := getStandaloneParser()
+	defer putStandaloneParser(p)
 	el, _, _, err := p.parse(raw, inh, lim, true)
 	return el, err
 }
 
 func parseStanza(raw []byte, inh string, lim Limits) (*Stanza, error) {
-	var p standaloneParser
+	p := getStandaloneParser()
+	defer putStandaloneParser(p)
 	_, start, end, err := p.parse(raw, inh, lim, false)
 	if err != nil {
 		return nil, err

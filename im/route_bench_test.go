@@ -1,0 +1,42 @@
+package im
+
+import (
+	"context"
+	"testing"
+
+	"github.com/gavelhq/gavel/router"
+	"github.com/gavelhq/gavel/xmlstream"
+)
+
+// nullSession accepts everything and keeps nothing (benchmarks).
+type nullSession struct{ fakeSession }
+
+func (n *nullSession) Send(*xmlstream.Stanza) bool { return true }
+
+// BenchmarkChatRoute: one chat message from a bound client to an online
+// contact, through the outbound filters, the router, the inbound filters
+// and delivery — the server-side path of scenario S3. The message carries
+// <no-store/> (as S3's do), so the archive is skipped and the figure is
+// the routing cost alone.
+func BenchmarkChatRoute(b *testing.B) {
+	f := newIMFixture(&testing.T{})
+	f.account("alice")
+	f.account("bob")
+	alice := &nullSession{fakeSession: *newFakeSession("alice@example.com/a")}
+	bob := &nullSession{fakeSession: *newFakeSession("bob@example.com/b")}
+	for _, s := range []router.Session{alice, bob} {
+		if _, err := f.router.Bind(s, s.JID().Bare(), s.JID().Resourcepart()); err != nil {
+			b.Fatal(err)
+		}
+		f.srv.HandleClient(context.Background(), s, mustStanza(&testing.T{}, "<presence from='"+s.JID().String()+"'/>"))
+	}
+	st := mustStanza(&testing.T{}, "<message from='alice@example.com/a' to='bob@example.com' type='chat' id='m1'>"+
+		"<body>bid 1200 on lot 7, 2026-11-21T10:00:00.000000Z</body><no-store xmlns='urn:xmpp:hints'/></message>")
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		// A fresh Stanza per message, as c2s hands over (no cached tree).
+		f.srv.HandleClient(ctx, alice, &xmlstream.Stanza{Raw: st.Raw, Name: st.Name, Attrs: st.Attrs, Inherited: st.Inherited})
+	}
+}
