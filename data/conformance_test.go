@@ -34,6 +34,9 @@ func testStoreConformance(t *testing.T, open func(t *testing.T) Store) {
 		{"ScanCallbackUsesStore", confScanReentrant},
 		{"DeletePrefix", confDeletePrefix},
 		{"AppendAndLast", confAppend},
+		{"AppendBatch", confAppendBatch},
+		{"AppendBatchTooLarge", confAppendBatchTooLarge},
+		{"ConcurrentAppendBatch", confConcurrentAppendBatch},
 		{"ReadAndReadBack", confRead},
 		{"Truncate", confTruncate},
 		{"DeleteStream", confDeleteStream},
@@ -542,6 +545,142 @@ func confAppend(t *testing.T, s Store) {
 	}
 }
 
+func confAppendBatch(t *testing.T, s Store) {
+	// An empty batch writes nothing and names the next sequence.
+	if first, err := s.AppendBatch(bg, "b", nil, 0); err != nil || first != 1 {
+		t.Fatalf("empty AppendBatch = %d, %v; want 1", first, err)
+	}
+	if last, _, _ := s.Last(bg, "b"); last != 0 {
+		t.Fatalf("empty batch wrote: last %d", last)
+	}
+	batch := func(from, n int) [][]byte {
+		var out [][]byte
+		for i := range n {
+			out = append(out, fmt.Append(nil, "e", from+i))
+		}
+		return out
+	}
+	before := time.Now().UnixNano()
+	first, err := s.AppendBatch(bg, "b", batch(1, 3), 0)
+	if err != nil || first != 1 {
+		t.Fatalf("AppendBatch = %d, %v; want 1", first, err)
+	}
+	// Plain appends and batches share the numbering.
+	if seq := mustAppend(t, s, "b", "e4", 3); seq != 4 {
+		t.Fatalf("Append after a batch = %d", seq)
+	}
+	first, err = s.AppendBatch(bg, "b", batch(5, 2), AnySeq)
+	if err != nil || first != 5 {
+		t.Fatalf("AnySeq AppendBatch = %d, %v; want 5", first, err)
+	}
+	// A wrong expectation writes nothing at all.
+	for _, exp := range []uint64{0, 5, 7} {
+		_, err = s.AppendBatch(bg, "b", batch(7, 3), exp)
+		wantErr(t, fmt.Sprint("AppendBatch expecting ", exp), err, ErrSequence)
+	}
+	if first, err := s.AppendBatch(bg, "b", nil, 6); err != nil || first != 7 {
+		t.Fatalf("empty AppendBatch at 6 = %d, %v; want 7", first, err)
+	}
+	_, err = s.AppendBatch(bg, "b", nil, 3)
+	wantErr(t, "empty AppendBatch with a wrong expectation", err, ErrSequence)
+	after := time.Now().UnixNano()
+	es, err := s.Read(bg, "b", 1, 0)
+	wantSeqs(t, "Read after batches", es, err, 1, 2, 3, 4, 5, 6)
+	for i, e := range es {
+		if e.Time < before || e.Time > after || (i > 0 && e.Time < es[i-1].Time) {
+			t.Fatalf("entry %d time %d outside [%d, %d] or going backwards", e.Seq, e.Time, before, after)
+		}
+	}
+	if es[0].Time != es[2].Time {
+		t.Fatalf("one batch, two times: %d, %d", es[0].Time, es[2].Time)
+	}
+	es, err = s.ReadBack(bg, "b", AnySeq, 2)
+	wantSeqs(t, "ReadBack after batches", es, err, 6, 5)
+	// The caller may reuse its buffers: the store copied them.
+	bufs := batch(7, 2)
+	if _, err := s.AppendBatch(bg, "b", bufs, 6); err != nil {
+		t.Fatal(err)
+	}
+	bufs[0][0], bufs[1][0] = 'X', 'X'
+	es, err = s.Read(bg, "b", 7, 0)
+	wantSeqs(t, "Read after reusing buffers", es, err, 7, 8)
+	// Truncate and DeleteStream see batch entries like any other.
+	if err := s.Truncate(bg, "b", 6); err != nil {
+		t.Fatal(err)
+	}
+	es, err = s.Read(bg, "b", 0, 0)
+	wantSeqs(t, "Read after Truncate", es, err, 6, 7, 8)
+	if err := s.DeleteStream(bg, "b"); err != nil {
+		t.Fatal(err)
+	}
+	if first, err := s.AppendBatch(bg, "b", batch(1, 1), 0); err != nil || first != 1 {
+		t.Fatalf("AppendBatch after DeleteStream = %d, %v", first, err)
+	}
+	_, err = s.AppendBatch(bg, "", batch(1, 1), AnySeq)
+	wantErr(t, "AppendBatch to an invalid stream", err, ErrInvalidKey)
+}
+
+// confAppendBatchTooLarge: a batch beyond one transaction fails whole.
+func confAppendBatchTooLarge(t *testing.T, s Store) {
+	mustAppend(t, s, "big", "e1", 0)
+	// 200,000 entries, 12.8 MB: too many and too much for one transaction.
+	entry := bytes.Repeat([]byte("x"), 64)
+	batch := make([][]byte, 200_000)
+	for i := range batch {
+		batch[i] = entry
+	}
+	_, err := s.AppendBatch(bg, "big", batch, 1)
+	wantErr(t, "huge AppendBatch", err, ErrTooLarge)
+	es, err := s.Read(bg, "big", 0, 0)
+	wantSeqs(t, "Read after a failed batch", es, err, 1)
+	if seq := mustAppend(t, s, "big", "e2", 1); seq != 2 {
+		t.Fatalf("Append after a failed batch = %d", seq)
+	}
+}
+
+// confConcurrentAppendBatch: batches with the same expectation race; one
+// wins whole, the others write nothing.
+func confConcurrentAppendBatch(t *testing.T, s Store) {
+	const workers = 8
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		winners []int
+		others  []error
+	)
+	startGun := make(chan struct{})
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-startGun
+			batch := [][]byte{fmt.Append(nil, "w", w, "a"), fmt.Append(nil, "w", w, "b"), fmt.Append(nil, "w", w, "c")}
+			_, err := s.AppendBatch(bg, "race", batch, 0)
+			mu.Lock()
+			defer mu.Unlock()
+			if err == nil {
+				winners = append(winners, w)
+			} else if !errors.Is(err, ErrSequence) {
+				others = append(others, err)
+			}
+		}()
+	}
+	close(startGun)
+	wg.Wait()
+	if len(others) > 0 || len(winners) != 1 {
+		t.Fatalf("winners %v, errors %v; want one winner", winners, others)
+	}
+	es, err := s.Read(bg, "race", 0, 0)
+	if err != nil || len(es) != 3 {
+		t.Fatalf("Read: %d entries, %v", len(es), err)
+	}
+	for i, e := range es {
+		if want := fmt.Sprint("w", winners[0], string(rune('a'+i))); string(e.Data) != want {
+			t.Fatalf("entry %d = %q, want %q: batches interleaved", e.Seq, e.Data, want)
+		}
+	}
+}
+
 func seqs(es []Entry) []uint64 {
 	var out []uint64
 	for _, e := range es {
@@ -841,6 +980,8 @@ func confCancelled(t *testing.T, s Store) {
 	wantErr(t, "Put", err, context.Canceled)
 	_, err = s.Append(ctx, "c", []byte("w"), AnySeq)
 	wantErr(t, "Append", err, context.Canceled)
+	_, err = s.AppendBatch(ctx, "c", [][]byte{[]byte("w")}, AnySeq)
+	wantErr(t, "AppendBatch", err, context.Canceled)
 	err = s.Scan(ctx, nil, nil, 0, func(k, v []byte, rev uint64) bool { return true })
 	wantErr(t, "Scan", err, context.Canceled)
 	if v, _ := mustGet(t, s, "c"); v != "v" {
@@ -876,6 +1017,8 @@ func confClosed(t *testing.T, s Store) {
 	wantErr(t, "DeletePrefix", s.DeletePrefix(bg, k), ErrClosed)
 	_, err = s.Append(bg, "s", k, AnySeq)
 	wantErr(t, "Append", err, ErrClosed)
+	_, err = s.AppendBatch(bg, "s", [][]byte{k}, AnySeq)
+	wantErr(t, "AppendBatch", err, ErrClosed)
 	_, err = s.Read(bg, "s", 1, 0)
 	wantErr(t, "Read", err, ErrClosed)
 	_, err = s.ReadBack(bg, "s", AnySeq, 0)

@@ -18,6 +18,7 @@ const (
 	OpScan          = "scan"
 	OpDeletePrefix  = "delete_prefix"
 	OpAppend        = "append"
+	OpAppendBatch   = "append_batch"
 	OpRead          = "read"
 	OpReadBack      = "read_back"
 	OpLast          = "last"
@@ -98,6 +99,13 @@ func (m *instrumented) Append(ctx context.Context, stream string, d []byte, expe
 	start := time.Now()
 	seq, err := m.s.Append(ctx, stream, d, expectLastSeq)
 	m.done(OpAppend, start, err)
+	return seq, err
+}
+
+func (m *instrumented) AppendBatch(ctx context.Context, stream string, ds [][]byte, expectLastSeq uint64) (uint64, error) {
+	start := time.Now()
+	seq, err := m.s.AppendBatch(ctx, stream, ds, expectLastSeq)
+	m.done(OpAppendBatch, start, err)
 	return seq, err
 }
 

@@ -20,6 +20,9 @@ var (
 	// ErrInvalidKey: an empty or oversized key or stream name (see MaxKeyLen),
 	// or a stream name containing NUL.
 	ErrInvalidKey = errors.New("data: invalid key")
+	// ErrTooLarge: one write (a value, or an AppendBatch) exceeds what a
+	// single transaction may hold.
+	ErrTooLarge = errors.New("data: write too large for one transaction")
 	// ErrInUse: another process holds the database directory.
 	ErrInUse = errors.New("data directory is in use by another gavel process")
 )
@@ -63,6 +66,13 @@ type Logs interface {
 	// (0 for an empty stream, AnySeq to skip the check); returns the new
 	// sequence, or ErrSequence. The entry is durable when Append returns.
 	Append(ctx context.Context, stream string, data []byte, expectLastSeq uint64) (seq uint64, err error)
+	// AppendBatch adds every element of data to stream, in order, in one
+	// atomic and durable write (one fsync for the lot: group commit) if
+	// the stream's last sequence is expectLastSeq (as for Append). It
+	// returns the sequence of data[0]; data[i] gets firstSeq+i. An empty
+	// batch writes nothing and returns last+1. A batch too large for one
+	// transaction fails whole with ErrTooLarge: nothing is written.
+	AppendBatch(ctx context.Context, stream string, data [][]byte, expectLastSeq uint64) (firstSeq uint64, err error)
 	// Read returns up to limit entries with Seq >= fromSeq in ascending order
 	// (limit <= 0: no limit, as for Scan).
 	Read(ctx context.Context, stream string, fromSeq uint64, limit int) ([]Entry, error)

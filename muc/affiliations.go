@@ -17,6 +17,9 @@ func (r *room) affiliation(bare string) Affiliation {
 	if e, ok := r.affs[bare]; ok {
 		return e.Affiliation
 	}
+	if bannedDomain(r.affs, bare) {
+		return AffOutcast // §9.2: a ban of a domain covers its users
+	}
 	return AffNone
 }
 

@@ -105,7 +105,7 @@ func (r *room) ownerQuery(ctx context.Context, typ string, q *xmlstream.Element,
 		if len(q.Elements()) != 0 {
 			return nil, xmlstream.BadRequest("the config request is an empty query")
 		}
-		return xmlstream.NewElement(NSMUCOwner, "query").Append(configForm(r.addr, r.cfg)), nil
+		return xmlstream.NewElement(NSMUCOwner, "query").Append(r.configForm()), nil
 	}
 	if d := q.Child(NSMUCOwner, "destroy"); d != nil {
 		return nil, r.destroy(ctx, d)
@@ -125,11 +125,7 @@ func (r *room) ownerQuery(ctx context.Context, typ string, q *xmlstream.Element,
 	default:
 		return nil, xmlstream.BadRequest("the form must be a submit or a cancel")
 	}
-	cfg, err := applyConfigForm(r.cfg, x)
-	if err != nil {
-		return nil, err
-	}
-	return nil, r.configure(ctx, cfg)
+	return nil, r.submitConfig(ctx, x, from)
 }
 
 // configure applies a new configuration: it unlocks a new room, keeps the

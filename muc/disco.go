@@ -174,6 +174,8 @@ func (r *room) discoInfo(typ string, q *xmlstream.Element, from jid.JID) (*xmlst
 	case "http://jabber.org/protocol/muc#traffic":
 		// §17.1.1: no namespace is discarded.
 		return nil, xmlstream.ServiceUnavailable()
+	case reservedNickNode:
+		return r.reservedNickInfo(from), nil // register.go
 	default:
 		return nil, xmlstream.ItemNotFound()
 	}
@@ -190,14 +192,15 @@ func (r *room) discoInfo(typ string, q *xmlstream.Element, from jid.JID) (*xmlst
 		return no
 	}
 	c := &r.cfg
-	appendFeatures(res, []string{NSDiscoInfo, NSDiscoItems, NSMUC, NSStableID, NSOccupantID, NSStanzaID, NSPing,
+	appendFeatures(res, append(r.archiveFeatures(), NSDiscoInfo, NSDiscoItems, NSMUC, NSStableID, NSOccupantID, NSStanzaID, NSPing, NSRegister,
+		NSSelfPingOptimization,
 		pick(c.Public, "muc_public", "muc_hidden"),
 		pick(c.Persistent, "muc_persistent", "muc_temporary"),
 		pick(c.MembersOnly, "muc_membersonly", "muc_open"),
 		pick(c.Moderated, "muc_moderated", "muc_unmoderated"),
 		pick(c.nonAnonymous(), "muc_nonanonymous", "muc_semianonymous"),
 		pick(c.PasswordProtected, "muc_passwordprotected", "muc_unsecured"),
-	})
+	))
 	x := xmlstream.NewElement(NSDataForms, "x", "type", "result")
 	x.Append(
 		formField("hidden", "FORM_TYPE", "", NSRoomInfo),

@@ -115,37 +115,24 @@ func newNonce() uint32 {
 	return binary.BigEndian.Uint32(b[:])
 }
 
-// archive gives out its stanza-id and appends it to the room's log.
-func (r *room) archive(ctx context.Context, out *xmlstream.Element, o *occupant) error {
-	seq := r.histLast + 1
+// historyRecordFor gives out, the message the room is about to broadcast,
+// the stanza-id of log entry seq and returns the entry it will be
+// (history_commit.go appends it).
+func (r *room) historyRecordFor(out *xmlstream.Element, o *occupant, seq uint64) []byte {
 	nonce := newNonce()
 	out.Append(xmlstream.NewElement(NSStanzaID, "stanza-id", "id", stanzaID(seq, nonce), "by", r.addr))
 	rec := historyRecord{nonce: nonce, bare: o.bare, nick: o.nick, raw: out.AppendXML(nil, xmlstream.NSClient)}
-	stream := data.MUCHistoryStream(r.addr)
-	got, err := r.svc.store.Append(ctx, stream, rec.encode(), r.histLast)
-	if errors.Is(err, data.ErrSequence) {
-		// Someone else wrote the stream (another process): resynchronize
-		// so the next message gets a correct id, and fail this one.
-		if last, _, lerr := r.svc.store.Last(ctx, stream); lerr == nil {
-			r.histLast = last
-		}
-		return err
-	}
-	if err != nil {
-		return err
-	}
-	r.histLast = got
-	r.trimHistory(ctx)
-	return nil
+	return rec.encode()
 }
 
-// trimHistory applies Options.HistoryRetention now and then.
-func (r *room) trimHistory(ctx context.Context) {
+// trimHistory applies Options.HistoryRetention now and then; appended is
+// how many entries were just added.
+func (r *room) trimHistory(ctx context.Context, appended int) {
 	keep := uint64(r.svc.opts.HistoryRetention)
 	if keep == 0 {
 		return
 	}
-	r.appendsTrim++
+	r.appendsTrim += appended
 	if r.appendsTrim < historyTrimEvery || r.histLast <= keep {
 		return
 	}

@@ -48,11 +48,11 @@ func (r *room) join(ctx context.Context, st *xmlstream.Stanza, el, mucX *xmlstre
 		r.fail(ctx, st, xmlstream.ErrCancel, "not-acceptable") // the reserved nick must be used
 		return
 	}
-	if r.cfg.MembersOnly && aff.rank() < AffMember.rank() {
+	if !r.admitsAffiliation(aff) {
 		r.fail(ctx, st, xmlstream.ErrAuth, "registration-required") // §7.2.7
 		return
 	}
-	if r.cfg.PasswordProtected && aff != AffOwner && mucX.ChildText(NSMUC, "password") != r.cfg.Password {
+	if !r.passwordOK(aff, mucX) {
 		r.fail(ctx, st, xmlstream.ErrAuth, "not-authorized") // §7.2.6
 		return
 	}

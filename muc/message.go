@@ -29,8 +29,7 @@ func (r *room) handleMessage(ctx context.Context, st *xmlstream.Stanza, el *xmls
 	}
 	if typ != "groupchat" {
 		if el.Child(NSMUCUser, "x") != nil || el.Child(NSDataForms, "x") != nil {
-			// Mediated invitations, declines and voice requests come later.
-			r.svc.bounce(ctx, st, xmlstream.FeatureNotImplemented("invitations and voice requests are not implemented yet"))
+			r.handleRoomRequest(ctx, st, el, from) // invitations, declines, voice and registration approvals
 			return
 		}
 		r.svc.bounce(ctx, st, xmlstream.BadRequest("messages to the room must be of type groupchat")) // §17.2 rule 1
@@ -60,18 +59,12 @@ func (r *room) mayTalk(role Role) bool {
 
 // groupchat reflects a message to all occupants (§7.4). A message with a
 // body is archived first: it gets its XEP-0359 stanza-id from its place in
-// the room's log, and is durable before anyone sees it.
+// the room's log, and is durable before anyone sees it (history_commit.go
+// commits the messages of a busy room in batches).
 func (r *room) groupchat(ctx context.Context, st *xmlstream.Stanza, el *xmlstream.Element, s *session) {
 	out := r.reflectedMessage(el, s.occ, st.ID(), xmlstream.KindMessage)
 	out.SetAttr("type", "groupchat")
-	if el.Child(el.Name.Space, "body") != nil {
-		if err := r.archive(ctx, out, s.occ); err != nil {
-			r.log.Error("history append failed", "err", err)
-			r.svc.bounce(ctx, st, xmlstream.InternalServerError())
-			return
-		}
-	}
-	newTemplate(out).fanout(ctx, r.svc.router, r.allSessions())
+	r.broadcastGroupchat(ctx, st, out, s.occ, el.Child(el.Name.Space, "body") != nil)
 }
 
 // reflectedMessage copies a client's message as the room sends it: from the

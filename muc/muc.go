@@ -13,7 +13,9 @@
 // history.go (join history served from the room's log), create.go (§10.1),
 // config_form.go (muc#roomconfig), destroy.go (§10.9), disco.go (§6),
 // persist.go (the Store layout), broadcast.go (encode-once fan-out),
-// occupantid.go (XEP-0421).
+// occupantid.go (XEP-0421), history_commit.go (group commit of the
+// history log), mam.go (XEP-0313 on the room JID), selfping.go (XEP-0410),
+// iqrelay.go (iqs to occupant JIDs).
 package muc
 
 import "github.com/gavelhq/gavel/xmlstream"

@@ -2,6 +2,7 @@ package muc
 
 import (
 	"slices"
+	"time"
 
 	"github.com/gavelhq/gavel/xmlstream"
 )
@@ -15,6 +16,8 @@ type occupant struct {
 	role     Role
 	id       string     // XEP-0421 occupant-id
 	sessions []*session // join order; the last one speaks for the occupant
+	// lastVoiceRequest rate-limits voice requests (voice.go).
+	lastVoiceRequest time.Time
 }
 
 // session is one full JID in the room.

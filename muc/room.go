@@ -59,11 +59,13 @@ type room struct {
 	// histLast is the last sequence of the history log.
 	histLast    uint64
 	appendsTrim int
+	commit      historyCommit // the group commit in progress (history_commit.go)
 
 	// Visit state (memory only).
 	occupants map[string]*occupant // by nick
 	sessions  map[string]*session  // by full JID
 	order     []*occupant          // join order
+	relays    relayTable           // iqs relayed to occupants (iqrelay.go)
 }
 
 func (s *Service) runRoom(h *roomHandle) {
@@ -182,6 +184,9 @@ func (r *room) shutdown(ctx context.Context) {
 func (r *room) handleIQ(ctx context.Context, st *xmlstream.Stanza, el *xmlstream.Element, from jid.JID, nick string) {
 	typ := st.Type()
 	if typ != "get" && typ != "set" {
+		if nick != "" {
+			r.relayAnswer(ctx, st, el, from) // iqrelay.go
+		}
 		return // results and errors to the room are consumed
 	}
 	payload := el.FirstElement()
@@ -190,7 +195,7 @@ func (r *room) handleIQ(ctx context.Context, st *xmlstream.Stanza, el *xmlstream
 		return
 	}
 	if nick != "" {
-		r.svc.bounce(ctx, st, xmlstream.ServiceUnavailable())
+		r.iqToOccupant(ctx, st, payload, from, nick) // self-ping, relay (iqrelay.go)
 		return
 	}
 	var result *xmlstream.Element
@@ -202,12 +207,20 @@ func (r *room) handleIQ(ctx context.Context, st *xmlstream.Stanza, el *xmlstream
 		result, err = r.discoItems(typ, payload, from)
 	case xmlstream.Name{Space: NSMUCOwner, Local: "query"}:
 		result, err = r.ownerQuery(ctx, typ, payload, from)
+	case xmlstream.Name{Space: NSRegister, Local: "query"}:
+		r.registerQuery(ctx, st, typ, payload, from) // answers itself: the result precedes the presence
+		return
+	case xmlstream.Name{Space: NSMAM, Local: "query"}:
+		result, err = r.handleMAMQuery(ctx, st, typ, payload, from) // mam.go
+	case xmlstream.Name{Space: NSMAM, Local: "metadata"}:
+		result, err = r.handleMAMMetadata(ctx, typ, from)
 	case xmlstream.Name{Space: NSPing, Local: "ping"}:
 		if typ != "get" {
 			err = xmlstream.BadRequest("ping is a get")
 		}
 	case xmlstream.Name{Space: NSMUCAdmin, Local: "query"}:
-		err = xmlstream.FeatureNotImplemented("muc#admin is not implemented yet")
+		r.adminQuery(ctx, st, typ, payload, from) // answers itself: §8.2 orders result and presence
+		return
 	default:
 		err = xmlstream.ServiceUnavailable()
 	}
