@@ -13,6 +13,7 @@ import (
 	"gopkg.in/yaml.v3"
 	"mellium.im/xmpp/jid"
 
+	"github.com/gavelhq/gavel/muc"
 	"github.com/gavelhq/gavel/router"
 )
 
@@ -35,6 +36,7 @@ type Config struct {
 	// OfflineQuota is the number of messages kept per offline account (XEP-0160).
 	OfflineQuota int             `yaml:"offline_quota"`
 	MAM          MAMConfig       `yaml:"mam"`
+	MUC          MUCConfig       `yaml:"muc"`
 	WebSocket    WebSocketConfig `yaml:"websocket"`
 	Services     ServicesConfig  `yaml:"services"`
 	Log          LogConfig       `yaml:"log"`
@@ -155,6 +157,44 @@ type MAMConfig struct {
 	Retention time.Duration `yaml:"retention"`
 }
 
+// MUCConfig is the multi-user chat service (XEP-0045, docs/muc.md); its
+// domain is services.muc.
+type MUCConfig struct {
+	// Name is the service's disco identity name.
+	Name string `yaml:"name"`
+	// Create: who may create rooms — local (accounts of this server),
+	// anyone (any JID, also federated), admins.
+	Create string `yaml:"create"`
+	// MaxRoomsPerUser bounds the rooms one user creates (0: no limit;
+	// admins are exempt).
+	MaxRoomsPerUser int `yaml:"max_rooms_per_user"`
+	// MaxHistoryFetch caps the messages sent on join, whatever a room or
+	// client asks.
+	MaxHistoryFetch int `yaml:"max_history_fetch"`
+	// HistoryRetention is how many messages a room's log keeps (0: all).
+	HistoryRetention int `yaml:"history_retention"`
+	// MailboxSize bounds each room's queue; beyond it, resource-constraint.
+	MailboxSize int `yaml:"mailbox_size"`
+	// IdleTimeout: an empty room idle this long is unloaded from memory.
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	// DefaultRoom is the configuration new rooms start with.
+	DefaultRoom RoomDefaults `yaml:"default_room"`
+}
+
+// RoomDefaults are the muc#roomconfig values of new rooms.
+type RoomDefaults struct {
+	Public        bool   `yaml:"public"`
+	Persistent    bool   `yaml:"persistent"`
+	MembersOnly   bool   `yaml:"members_only"`
+	Moderated     bool   `yaml:"moderated"`
+	Whois         string `yaml:"whois"`    // moderators | anyone
+	AllowPM       string `yaml:"allow_pm"` // anyone | participants | moderators | none
+	MaxUsers      int    `yaml:"max_users"`
+	ChangeSubject bool   `yaml:"change_subject"`
+	AllowInvites  bool   `yaml:"allow_invites"`
+	Archiving     bool   `yaml:"archiving"`
+}
+
 // WebSocketConfig is the RFC 7395 endpoint policy.
 type WebSocketConfig struct {
 	// Origins are host patterns (path.Match syntax, e.g. "app.example.com",
@@ -256,9 +296,20 @@ func Defaults(dev bool) Config {
 			ThrottleExempt: []string{"127.0.0.0/8", "::1/128"},
 		},
 		OfflineQuota: 500,
-		Log:          LogConfig{Level: "info", Format: "text"},
-		Metrics:      MetricsConfig{Enabled: true},
-		Dev:          dev,
+		MUC: MUCConfig{
+			Name:            "Chatrooms",
+			Create:          "local",
+			MaxRoomsPerUser: 100,
+			MaxHistoryFetch: 50,
+			MailboxSize:     1024,
+			IdleTimeout:     5 * time.Minute,
+			DefaultRoom: RoomDefaults{
+				Public: true, Whois: "moderators", AllowPM: "anyone", Archiving: true,
+			},
+		},
+		Log:     LogConfig{Level: "info", Format: "text"},
+		Metrics: MetricsConfig{Enabled: true},
+		Dev:     dev,
 	}
 }
 
@@ -536,6 +587,27 @@ func (c *Config) Validate() error {
 		}
 	}
 	positive("offline_quota", c.OfflineQuota)
+	if _, err := muc.ParseCreatePolicy(c.MUC.Create); err != nil {
+		bad("muc.create", "%q: want local, anyone or admins", c.MUC.Create)
+	}
+	nonNegative("muc.max_rooms_per_user", c.MUC.MaxRoomsPerUser)
+	positive("muc.max_history_fetch", c.MUC.MaxHistoryFetch)
+	nonNegative("muc.history_retention", c.MUC.HistoryRetention)
+	positive("muc.mailbox_size", c.MUC.MailboxSize)
+	if c.MUC.IdleTimeout <= 0 {
+		bad("muc.idle_timeout", "must be a positive duration such as 5m, got %v", c.MUC.IdleTimeout)
+	}
+	switch c.MUC.DefaultRoom.Whois {
+	case muc.WhoisModerators, muc.WhoisAnyone:
+	default:
+		bad("muc.default_room.whois", "%q: want moderators or anyone", c.MUC.DefaultRoom.Whois)
+	}
+	switch c.MUC.DefaultRoom.AllowPM {
+	case muc.PMAnyone, muc.PMParticipants, muc.PMModerators, muc.PMNone:
+	default:
+		bad("muc.default_room.allow_pm", "%q: want anyone, participants, moderators or none", c.MUC.DefaultRoom.AllowPM)
+	}
+	nonNegative("muc.default_room.max_users", c.MUC.DefaultRoom.MaxUsers)
 	if c.MAM.Retention < 0 {
 		bad("mam.retention", "must not be negative (0 keeps archives forever), got %v", c.MAM.Retention)
 	}
