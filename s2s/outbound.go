@@ -95,6 +95,7 @@ func (o *outbound) run() {
 		if c != nil {
 			c.Close()
 		}
+		o.s.rememberFailure(o.p, cond)
 		o.fail(cond)
 		return
 	}

@@ -55,6 +55,10 @@ type Options struct {
 	IdleTimeout time.Duration
 	// QueueLimit is the number of stanzas held per pending outbound stream (default 1000).
 	QueueLimit int
+	// RetryAfter: after a failed connection to a domain, stanzas for it are
+	// bounced at once for this long instead of dialing again for each one
+	// (default 1m).
+	RetryAfter time.Duration
 	Logger     *slog.Logger
 }
 
@@ -67,6 +71,9 @@ func (o *Options) defaults() {
 	}
 	if o.QueueLimit <= 0 {
 		o.QueueLimit = 1000
+	}
+	if o.RetryAfter <= 0 {
+		o.RetryAfter = time.Minute
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -94,6 +101,7 @@ type Service struct {
 	mu        sync.Mutex
 	closed    bool
 	out       map[pair]*outbound  // outbound streams by (local, remote)
+	failed    map[pair]failure    // recent failures, bounced without dialing
 	in        map[string]*inbound // inbound streams by our stream id
 	listeners map[net.Listener]struct{}
 }
@@ -106,7 +114,7 @@ func New(o Options, r *router.Router) *Service {
 	o.defaults()
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Service{opts: o, router: r, log: o.Logger, ctx: ctx, cancel: cancel,
-		out: map[pair]*outbound{}, in: map[string]*inbound{}, listeners: map[net.Listener]struct{}{}}
+		out: map[pair]*outbound{}, failed: map[pair]failure{}, in: map[string]*inbound{}, listeners: map[net.Listener]struct{}{}}
 }
 
 // ErrClosed is returned by Serve after Shutdown.
@@ -153,6 +161,10 @@ func (s *Service) HandleStanza(ctx context.Context, st *xmlstream.Stanza) {
 		s.router.Bounce(ctx, st, &xmlstream.StanzaError{Type: xmlstream.ErrCancel, Condition: "remote-server-not-found"})
 		return
 	}
+	if cond, down := s.recentlyFailed(pair{local, remote}); down {
+		s.router.Bounce(ctx, st, &xmlstream.StanzaError{Type: xmlstream.ErrCancel, Condition: cond})
+		return
+	}
 	o := s.outboundFor(pair{local, remote})
 	if o == nil {
 		s.router.Bounce(ctx, st, &xmlstream.StanzaError{Type: xmlstream.ErrCancel, Condition: "remote-server-not-found", Text: "server shutting down"})
@@ -192,6 +204,49 @@ func (s *Service) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// failure is a failed outbound attempt remembered for Options.RetryAfter.
+type failure struct {
+	until time.Time
+	cond  string
+}
+
+// maxRememberedFailures bounds the failure cache (one entry per domain pair).
+const maxRememberedFailures = 10000
+
+// recentlyFailed reports whether the last attempt for p failed within
+// RetryAfter, and the condition to bounce with.
+func (s *Service) recentlyFailed(p pair) (string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f, ok := s.failed[p]
+	if !ok {
+		return "", false
+	}
+	if time.Now().After(f.until) {
+		delete(s.failed, p)
+		return "", false
+	}
+	return f.cond, true
+}
+
+// rememberFailure records a failed attempt for p.
+func (s *Service) rememberFailure(p pair, cond string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.failed) >= maxRememberedFailures {
+		now := time.Now()
+		for k, f := range s.failed {
+			if now.After(f.until) {
+				delete(s.failed, k)
+			}
+		}
+		if len(s.failed) >= maxRememberedFailures {
+			return // full of live entries: dial again rather than grow
+		}
+	}
+	s.failed[p] = failure{until: time.Now().Add(s.opts.RetryAfter), cond: cond}
 }
 
 // outboundFor returns the outbound stream for p, starting it if needed.

@@ -261,3 +261,39 @@ func TestAuthoritativeVerify(t *testing.T) {
 		t.Fatalf("key for another stream: %s", el.Raw)
 	}
 }
+
+// After a failed connection, stanzas for the same domain are bounced at
+// once for RetryAfter instead of dialing again for each.
+func TestFailedDomainNotRedialedForEachStanza(t *testing.T) {
+	a := newNode(t, "a.test", false)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var accepted sync.WaitGroup
+	dials := make(chan struct{}, 10)
+	accepted.Add(1)
+	go func() {
+		defer accepted.Done()
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			dials <- struct{}{}
+			c.Close() // not a server: every attempt fails
+		}
+	}()
+	a.svc.opts.Hosts["broken.test"] = l.Addr().String()
+	for i := 0; i < 3; i++ {
+		a.router.Route(context.Background(), msg("alice@a.test/phone", "bob@broken.test", "x"))
+		if got := a.wait(t); got.Type() != "error" || !strings.Contains(string(got.Raw), "remote-server-not-found") {
+			t.Fatalf("bounce %d: %s", i, got.Raw)
+		}
+	}
+	l.Close()
+	accepted.Wait()
+	if n := len(dials); n != 1 {
+		t.Fatalf("dialed %d times for 3 stanzas, want 1", n)
+	}
+}
