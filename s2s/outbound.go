@@ -29,17 +29,18 @@ func newOutbound(s *Service, p pair) *outbound {
 	return &outbound{s: s, p: p, wake: make(chan struct{}, 1)}
 }
 
-func (o *outbound) enqueue(st *xmlstream.Stanza) {
+// enqueue queues st, or bounces it when the queue is full; it returns
+// false, having done nothing, when the stream is already closed.
+func (o *outbound) enqueue(st *xmlstream.Stanza) bool {
 	o.mu.Lock()
 	if o.closed {
 		o.mu.Unlock()
-		o.s.router.Bounce(o.s.ctx, st, &xmlstream.StanzaError{Type: xmlstream.ErrWait, Condition: "remote-server-timeout"})
-		return
+		return false
 	}
 	if len(o.queue) >= o.s.opts.QueueLimit {
 		o.mu.Unlock()
 		o.s.router.Bounce(o.s.ctx, st, xmlstream.ResourceConstraint("too many stanzas queued for "+o.p.remote))
-		return
+		return true
 	}
 	o.queue = append(o.queue, st)
 	o.mu.Unlock()
@@ -47,6 +48,7 @@ func (o *outbound) enqueue(st *xmlstream.Stanza) {
 	case o.wake <- struct{}{}:
 	default:
 	}
+	return true
 }
 
 // shutdown closes the stream politely.

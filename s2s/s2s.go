@@ -161,16 +161,34 @@ func (s *Service) HandleStanza(ctx context.Context, st *xmlstream.Stanza) {
 		s.router.Bounce(ctx, st, &xmlstream.StanzaError{Type: xmlstream.ErrCancel, Condition: "remote-server-not-found"})
 		return
 	}
-	if cond, down := s.recentlyFailed(pair{local, remote}); down {
-		s.router.Bounce(ctx, st, &xmlstream.StanzaError{Type: xmlstream.ErrCancel, Condition: cond})
-		return
+	p := pair{local, remote}
+	// A stream may close (idle, failed) between lookup and enqueue: then
+	// take a fresh one, unless the domain just failed.
+	for range 2 {
+		if cond, down := s.recentlyFailed(p); down {
+			s.router.Bounce(ctx, st, &xmlstream.StanzaError{Type: xmlstream.ErrCancel, Condition: cond})
+			return
+		}
+		o := s.outboundFor(p)
+		if o == nil {
+			s.router.Bounce(ctx, st, &xmlstream.StanzaError{Type: xmlstream.ErrCancel, Condition: "remote-server-not-found", Text: "server shutting down"})
+			return
+		}
+		if o.enqueue(st) {
+			return
+		}
+		s.forget(p, o)
 	}
-	o := s.outboundFor(pair{local, remote})
-	if o == nil {
-		s.router.Bounce(ctx, st, &xmlstream.StanzaError{Type: xmlstream.ErrCancel, Condition: "remote-server-not-found", Text: "server shutting down"})
-		return
+	s.router.Bounce(ctx, st, &xmlstream.StanzaError{Type: xmlstream.ErrWait, Condition: "remote-server-timeout"})
+}
+
+// forget drops o from the table if it is still the stream for p.
+func (s *Service) forget(p pair, o *outbound) {
+	s.mu.Lock()
+	if s.out[p] == o {
+		delete(s.out, p)
 	}
-	o.enqueue(st)
+	s.mu.Unlock()
 }
 
 // Shutdown closes listeners and every stream and waits for their goroutines.
