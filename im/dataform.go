@@ -12,6 +12,8 @@ import (
 	"github.com/gavelhq/gavel/xmlstream"
 )
 
+const nsDataForms = "jabber:x:data"
+
 // Limits on what a submitted form may carry, beyond the stream's own
 // stanza size limit: enough for any form defined here.
 const (

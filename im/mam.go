@@ -40,13 +40,14 @@ import (
 	"mellium.im/xmpp/jid"
 
 	"github.com/gavelhq/gavel/data"
+	"github.com/gavelhq/gavel/mam"
 	"github.com/gavelhq/gavel/router"
 	"github.com/gavelhq/gavel/xmlstream"
 )
 
 const (
-	nsMAM         = "urn:xmpp:mam:2"
-	nsMAMExtended = "urn:xmpp:mam:2#extended"
+	nsMAM         = mam.NS
+	nsMAMExtended = mam.NSExtended
 
 	// orderStripOwnID runs right after carbons: it removes the sender's
 	// archive id from an outgoing message before it is routed.
@@ -271,7 +272,7 @@ func (s *Server) willDeliver(ctx context.Context, to jid.JID, typ string) bool {
 func (s *Server) archive(ctx context.Context, owner jid.JID, outgoing bool, with jid.JID, raw []byte) (string, error) {
 	bare := owner.String()
 	stream := data.MAMStream(bare)
-	rec := mamRecord{nonce: newNonce(), outgoing: outgoing, with: with.String(), raw: raw}
+	rec := mamRecord{nonce: mam.NewNonce(), outgoing: outgoing, with: with.String(), raw: raw}
 	var seq uint64
 	for attempt := 0; ; attempt++ {
 		last, _, err := s.store.Last(ctx, stream)
@@ -295,7 +296,7 @@ func (s *Server) archive(ctx context.Context, owner jid.JID, outgoing bool, with
 			s.log.Error("mam: expiring old messages", "user", bare, "err", err)
 		}
 	}
-	return mamID(seq, rec.nonce), nil
+	return mam.ID(seq, rec.nonce), nil
 }
 
 // archiveTime is the archive time of entry seq of stream, if it is readable.
@@ -366,32 +367,10 @@ func (s *Server) ExpireArchives(ctx context.Context) error {
 	return firstErr
 }
 
-// firstSeqAtOrAfter returns the first sequence in [lo, hi] whose archive
-// time is >= t, or hi+1 if none. Archive times grow with the sequence (the
-// server clock; a clock stepped back only shifts a boundary), so this is a
-// binary search of single-entry reads: ~20 reads for a million entries.
+// firstSeqAtOrAfter returns the first sequence in [lo, hi] of stream whose
+// archive time is >= t, or hi+1 if none. Archive times grow with the
+// sequence (the server clock; a clock stepped back only shifts a boundary),
+// so this is a binary search (mam.FirstAtOrAfter).
 func (s *Server) firstSeqAtOrAfter(ctx context.Context, stream string, lo, hi uint64, t int64) (uint64, error) {
-	l, r := lo, hi+1
-	for l < r {
-		mid := l + (r-l)/2
-		es, err := s.store.Read(ctx, stream, mid, 1)
-		if err != nil {
-			return 0, err
-		}
-		if len(es) == 0 || es[0].Seq != mid {
-			// Truncated meanwhile: what is gone is the oldest.
-			l = mid + 1
-			continue
-		}
-		at, ok := recordTime(es[0].Data)
-		if !ok {
-			at = es[0].Time // unreadable header: the store's own clock
-		}
-		if at >= t {
-			r = mid
-		} else {
-			l = mid + 1
-		}
-	}
-	return l, nil
+	return mam.FirstAtOrAfter(ctx, archiveLog{mam.Stream{Store: s.store, Name: stream}}, lo, hi, t)
 }

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gavelhq/gavel/mam"
 	"github.com/gavelhq/gavel/xmlstream"
 )
 
@@ -104,16 +105,16 @@ func queryMAM(t *testing.T, f *imFixture, sess *fakeSession, id, inner string) *
 	if last.Type() != "result" || fin == nil {
 		t.Fatalf("query %s: %s", id, last.Raw)
 	}
-	set := fin.Child(nsRSM, "set")
+	set := fin.Child(mam.NSRSM, "set")
 	if set == nil {
 		t.Fatalf("query %s: <fin/> without RSM <set/>: %s", id, last.Raw)
 	}
 	ans.complete = fin.Attr("complete")
-	if fe := set.Child(nsRSM, "first"); fe != nil {
+	if fe := set.Child(mam.NSRSM, "first"); fe != nil {
 		ans.first, ans.firstIndex = fe.Text(), fe.Attr("index")
 	}
-	ans.last = set.ChildText(nsRSM, "last")
-	ans.count = set.ChildText(nsRSM, "count")
+	ans.last = set.ChildText(mam.NSRSM, "last")
+	ans.count = set.ChildText(mam.NSRSM, "count")
 	if n := len(ans.results); n > 0 && (ans.first != ans.results[0].id || ans.last != ans.results[n-1].id) &&
 		(ans.first != ans.results[n-1].id || ans.last != ans.results[0].id) { // flipped
 		t.Fatalf("query %s: RSM first/last %s/%s do not match the results %v", id, ans.first, ans.last, ans.ids())
@@ -342,9 +343,9 @@ func TestMAMQueryErrors(t *testing.T) {
 	a := f.mamLogin("alice@example.com/a", 0)
 	a.take()
 	ids := fillArchive(t, f, clock, a, 3)
-	seq, nonce, _ := parseMAMID(ids[1])
-	wrongNonce := mamID(seq, nonce+1)
-	beyond := mamID(seq+10, nonce)
+	seq, nonce, _ := mam.ParseID(ids[1])
+	wrongNonce := mam.ID(seq, nonce+1)
+	beyond := mam.ID(seq+10, nonce)
 
 	cases := []struct{ name, query, cond string }{
 		{"RSM after unknown", rsmSet(5, "nonsense", "", false), "item-not-found"},
@@ -376,7 +377,7 @@ func TestMAMQueryErrors(t *testing.T) {
 	}
 
 	// Too many ids.
-	many := make([]string, mamMaxIDs+1)
+	many := make([]string, mam.MaxIDs+1)
 	for i := range many {
 		many[i] = "<value>" + ids[0] + "</value>"
 	}
@@ -397,19 +398,19 @@ func TestMAMPageLimits(t *testing.T) {
 	f, clock := newMAMFixture(t)
 	a := f.mamLogin("alice@example.com/a", 0)
 	a.take()
-	fillArchive(t, f, clock, a, mamMaxPage+10)
+	fillArchive(t, f, clock, a, mam.MaxPage+10)
 
-	// A larger max is clamped to mamMaxPage; the page is not complete.
+	// A larger max is clamped to mam.MaxPage; the page is not complete.
 	ans := queryMAM(t, f, a, "big", rsmSet(100000, "", "", false))
-	if len(ans.results) != mamMaxPage || ans.complete != "false" {
+	if len(ans.results) != mam.MaxPage || ans.complete != "false" {
 		t.Fatalf("max 100000: %d results, complete %s", len(ans.results), ans.complete)
 	}
 	// No max: the default page.
-	if ans := queryMAM(t, f, a, "def", ""); len(ans.results) != mamDefaultPage || ans.complete != "false" {
+	if ans := queryMAM(t, f, a, "def", ""); len(ans.results) != mam.DefaultPage || ans.complete != "false" {
 		t.Fatalf("no max: %d results, complete %s", len(ans.results), ans.complete)
 	}
 
-	// A page stops at mamPageBytes of stanzas (at least one result).
+	// A page stops at mam.PageBytes of stanzas (at least one result).
 	big := strings.Repeat("x", 100<<10)
 	for range 4 {
 		f.client(a, `<message to='romeo@remote.test' type='chat'><body>`+big+`</body></message>`)
@@ -417,7 +418,7 @@ func TestMAMPageLimits(t *testing.T) {
 	f.takeRemote()
 	last := queryMAM(t, f, a, "bytes", rsmSet(10, "", "", true))
 	if len(last.results) != 2 || last.complete != "false" {
-		t.Fatalf("4 x 100 KiB: page of %d, complete %s; want 2 (%d bytes per page)", len(last.results), last.complete, mamPageBytes)
+		t.Fatalf("4 x 100 KiB: page of %d, complete %s; want 2 (%d bytes per page)", len(last.results), last.complete, mam.PageBytes)
 	}
 }
 

@@ -15,18 +15,16 @@ package im
 //	the rest     the stanza as archived (Raw: it may rely on the stream's
 //	             default namespace; forwardedBytes makes it standalone)
 //
-// The archive id of an entry is base64url(8-byte big-endian log sequence ‖
-// 4-byte nonce): unique and never reused (log sequences are never reused,
-// even after truncation), stable, opaque to clients, unpredictable (32
-// random bits), and it leads straight to its entry: no index is needed to
-// resolve an RSM <after/> or an 'after-id'. An id whose nonce does not match
-// the stored entry does not exist.
+// The archive id of an entry is mam.ID(sequence, nonce) (mam/id.go): it
+// leads straight to its entry, and an id whose nonce does not match the
+// stored entry does not exist.
 
 import (
-	"crypto/rand"
-	"encoding/base64"
 	"encoding/binary"
 	"errors"
+
+	"github.com/gavelhq/gavel/data"
+	"github.com/gavelhq/gavel/mam"
 )
 
 const mamRecordVersion = 1
@@ -86,32 +84,20 @@ func recordTime(b []byte) (int64, bool) {
 	return int64(binary.BigEndian.Uint64(b[6:])), true
 }
 
-// newNonce returns 32 random bits.
-func newNonce() uint32 {
-	var b [4]byte
-	_, _ = rand.Read(b[:]) // crypto/rand never fails (Go ≥ 1.24)
-	return binary.BigEndian.Uint32(b[:])
-}
+// Nonce and Size make a record a mam.Record.
+func (r mamRecord) Nonce() uint32 { return r.nonce }
+func (r mamRecord) Size() int     { return len(r.raw) }
 
-// mamID is the archive id of entry seq with nonce.
-func mamID(seq uint64, nonce uint32) string {
-	var b [12]byte
-	binary.BigEndian.PutUint64(b[:], seq)
-	binary.BigEndian.PutUint32(b[8:], nonce)
-	return base64.RawURLEncoding.EncodeToString(b[:])
-}
+// archiveLog is the archive stream of one user as package mam reads it.
+type archiveLog struct{ mam.Stream }
 
-// parseMAMID is the inverse of mamID; ok is false for anything mamID
-// cannot have produced.
-func parseMAMID(id string) (seq uint64, nonce uint32, ok bool) {
-	if len(id) != 16 {
-		return 0, 0, false
+func (a archiveLog) Decode(e data.Entry) (mamRecord, error) { return decodeMAMRecord(e.Data) }
+
+// Time is the record's archive time, read from its header alone; the
+// store's own clock for an unreadable one.
+func (a archiveLog) Time(e data.Entry) int64 {
+	if at, ok := recordTime(e.Data); ok {
+		return at
 	}
-	var b [12]byte
-	n, err := base64.RawURLEncoding.Decode(b[:], []byte(id))
-	if err != nil || n != 12 {
-		return 0, 0, false
-	}
-	seq = binary.BigEndian.Uint64(b[:])
-	return seq, binary.BigEndian.Uint32(b[8:]), seq != 0
+	return e.Time
 }

@@ -4,8 +4,8 @@ package muc
 // per groupchat message with a body, appended BEFORE the message is
 // broadcast, so what anyone saw survives a crash and a restart. The entry
 // sequence is the message's place in the room; its XEP-0359 stanza-id is
-// base64url(sequence ‖ 4 random bytes), so a later MAM query resolves an id
-// to its entry without an index.
+// the archive id mam.ID(sequence, 4 random bytes), so a later MAM query
+// resolves an id to its entry without an index.
 //
 // Entry layout:
 //
@@ -27,6 +27,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/gavelhq/gavel/data"
+	"github.com/gavelhq/gavel/mam"
 	"github.com/gavelhq/gavel/xmlstream"
 )
 
@@ -81,27 +82,6 @@ func decodeHistoryRecord(b []byte) (historyRecord, error) {
 	return h, nil
 }
 
-// stanzaID is the XEP-0359 id of history entry seq.
-func stanzaID(seq uint64, nonce uint32) string {
-	var b [12]byte
-	binary.BigEndian.PutUint64(b[:], seq)
-	binary.BigEndian.PutUint32(b[8:], nonce)
-	return base64.RawURLEncoding.EncodeToString(b[:])
-}
-
-// parseStanzaID is the inverse of stanzaID.
-func parseStanzaID(id string) (seq uint64, nonce uint32, ok bool) {
-	if len(id) != 16 {
-		return 0, 0, false
-	}
-	var b [12]byte
-	if n, err := base64.RawURLEncoding.Decode(b[:], []byte(id)); err != nil || n != 12 {
-		return 0, 0, false
-	}
-	seq = binary.BigEndian.Uint64(b[:])
-	return seq, binary.BigEndian.Uint32(b[8:]), seq != 0
-}
-
 // newID is a random stanza id for stanzas the room originates.
 func newID() string {
 	var b [12]byte
@@ -109,18 +89,12 @@ func newID() string {
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
-func newNonce() uint32 {
-	var b [4]byte
-	_, _ = rand.Read(b[:])
-	return binary.BigEndian.Uint32(b[:])
-}
-
 // historyRecordFor gives out, the message the room is about to broadcast,
 // the stanza-id of log entry seq and returns the entry it will be
 // (history_commit.go appends it).
 func (r *room) historyRecordFor(out *xmlstream.Element, o *occupant, seq uint64) []byte {
-	nonce := newNonce()
-	out.Append(xmlstream.NewElement(NSStanzaID, "stanza-id", "id", stanzaID(seq, nonce), "by", r.addr))
+	nonce := mam.NewNonce()
+	out.Append(xmlstream.NewElement(NSStanzaID, "stanza-id", "id", mam.ID(seq, nonce), "by", r.addr))
 	rec := historyRecord{nonce: nonce, bare: o.bare, nick: o.nick, raw: out.AppendXML(nil, xmlstream.NSClient)}
 	return rec.encode()
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/gavelhq/gavel/data"
+	"github.com/gavelhq/gavel/mam"
 	"github.com/gavelhq/gavel/xmlstream"
 )
 
@@ -84,7 +85,7 @@ func logBodies(t *testing.T, st data.Store) (bodies, ids []string) {
 			t.Fatal(err)
 		}
 		sid := el.Child(NSStanzaID, "stanza-id").Attr("id")
-		if want := stanzaID(e.Seq, rec.nonce); sid != want {
+		if want := mam.ID(e.Seq, rec.nonce); sid != want {
 			t.Fatalf("entry %d holds stanza-id %s, want %s", e.Seq, sid, want)
 		}
 		bodies = append(bodies, el.ChildText(xmlstream.NSClient, "body"))
@@ -252,7 +253,7 @@ func TestGroupCommitFailureBroadcastsNothing(t *testing.T) {
 	if len(got) != 1 || got[0] != "ok1" {
 		t.Fatalf("after the failure alice got %q", got)
 	}
-	if seq, _, _ := parseStanzaID(ids[0]); seq != 1 {
+	if seq, _, _ := mam.ParseID(ids[0]); seq != 1 {
 		t.Fatalf("first message after the failure has sequence %d", seq)
 	}
 }

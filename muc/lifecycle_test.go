@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gavelhq/gavel/data"
+	"github.com/gavelhq/gavel/mam"
 )
 
 func TestLazyActivationAndHibernation(t *testing.T) {
@@ -134,7 +135,7 @@ func TestPersistenceAcrossRestart(t *testing.T) {
 	f2.send("<message id='next' type='groupchat' from='" + bob + "' to='" + testRoom + "'><body>after</body></message>")
 	raw := f2.user(bob).takeRaw()
 	el, _ := raw[0].Element()
-	if seq, _, _ := parseStanzaID(el.Child(NSStanzaID, "stanza-id").Attr("id")); seq != 501 {
+	if seq, _, _ := mam.ParseID(el.Child(NSStanzaID, "stanza-id").Attr("id")); seq != 501 {
 		t.Fatalf("stanza-id sequence %d after restart, want 501", seq)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gavelhq/gavel/data"
+	"github.com/gavelhq/gavel/mam"
 	"github.com/gavelhq/gavel/xmlstream"
 )
 
@@ -120,7 +121,7 @@ func TestMAMResultsExactStanzas(t *testing.T) {
 			t.Fatalf("%d log entries", len(es))
 		}
 		rec, _ := decodeHistoryRecord(es[0].Data)
-		sid = stanzaID(es[0].Seq, rec.nonce)
+		sid = mam.ID(es[0].Seq, rec.nonce)
 	})
 	inner := "<message xmlns='jabber:client' from='" + testRoom + "/second' id='m1' type='groupchat'><body>Hail to thee</body>" + oid +
 		"<stanza-id xmlns='" + NSStanzaID + "' by='" + testRoom + "' id='*'/>"
@@ -181,7 +182,7 @@ func TestMAMFormAndMetadata(t *testing.T) {
 			"<field type='hidden' var='FORM_TYPE'><value>"+NSMAM+"</value></field>"+
 			field("jid-single", "with")+field("text-single", "start")+field("text-single", "end")+
 			field("text-single", "before-id")+field("text-single", "after-id")+
-			"<field type='list-multi' var='ids'><validate xmlns='"+nsXDataValidate+"' datatype='xs:string'><open/></validate></field>"+
+			"<field type='list-multi' var='ids'><validate xmlns='"+mam.NSXDataValidate+"' datatype='xs:string'><open/></validate></field>"+
 			"</x></query></iq>")
 }
 

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/gavelhq/gavel/data"
+	"github.com/gavelhq/gavel/mam"
 	"github.com/gavelhq/gavel/xmlstream"
 )
 
@@ -28,7 +29,7 @@ func TestGroupchatReflectedWithStanzaIDAndArchivedFirst(t *testing.T) {
 	// The stanza-id names the log entry, which holds the same message.
 	el, _ := a[0].Element()
 	sid := el.Child(NSStanzaID, "stanza-id").Attr("id")
-	seq, nonce, ok := parseStanzaID(sid)
+	seq, nonce, ok := mam.ParseID(sid)
 	if !ok || seq != 1 {
 		t.Fatalf("stanza-id %q: seq %d", sid, seq)
 	}
