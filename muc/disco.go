@@ -12,6 +12,7 @@ import (
 	"mellium.im/xmpp/jid"
 
 	"github.com/gavelhq/gavel/data"
+	"github.com/gavelhq/gavel/mam"
 	"github.com/gavelhq/gavel/xmlstream"
 )
 
@@ -92,43 +93,50 @@ func appendFeatures(q *xmlstream.Element, vars []string) {
 // listedRoom is one entry of the service's disco#items.
 type listedRoom struct{ jid, name string }
 
+// maxListedRooms bounds how many rooms one listing reads from the Store.
+const maxListedRooms = 100000
+
 // discoItems lists public rooms (§6.3): persistent ones from the public
-// index, temporary ones from the active registry, sorted by JID, paged
-// with RSM <max/> and <after/> (at most maxItemsPage per answer, with a
-// <set/> whenever the list does not end there).
+// index, temporary ones from the active registry, sorted by JID, paged with
+// XEP-0059 (max, after, before — empty for the last page —, index; count
+// and the first item's index in every answer that has a <set/>), at most
+// maxItemsPage per answer.
 func (s *Service) discoItems(ctx context.Context, q *xmlstream.Element) (*xmlstream.Element, error) {
 	if q.Attr("node") != "" {
 		return nil, xmlstream.ItemNotFound()
 	}
-	max, after, hasSet := maxItemsPage, "", false
-	if set := q.Child(NSRSM, "set"); set != nil {
-		hasSet = true
-		if m := set.Child(NSRSM, "max"); m != nil {
-			n, err := strconv.Atoi(strings.TrimSpace(m.Text()))
-			if err != nil || n < 0 {
-				return nil, xmlstream.BadRequest("RSM <max/> must be a non-negative integer")
-			}
-			max = min(n, maxItemsPage)
-		}
-		if a := set.Child(NSRSM, "after"); a != nil {
-			after = strings.TrimSpace(a.Text())
-			if after == "" {
-				return nil, xmlstream.BadRequest("empty RSM <after/>")
-			}
-		}
-		if set.Child(NSRSM, "before") != nil || set.Child(NSRSM, "index") != nil {
-			return nil, xmlstream.FeatureNotImplemented("paging backwards through rooms is not supported")
-		}
+	set := q.Child(NSRSM, "set")
+	req, err := mam.ParseRSM(set)
+	if err != nil {
+		return nil, err
 	}
-	// Persistent public rooms after 'after', one more than needed to know
-	// whether the list goes on.
+	rooms, err := s.listedRooms(ctx)
+	if err != nil {
+		return nil, err
+	}
+	lo, hi, err := rsmWindow(rooms, req)
+	if err != nil {
+		return nil, err
+	}
+	res := xmlstream.NewElement(NSDiscoItems, "query")
+	for _, r := range rooms[lo:hi] {
+		res.Append(xmlstream.NewElement(NSDiscoItems, "item", "jid", r.jid, "name", r.name))
+	}
+	if set != nil || lo > 0 || hi < len(rooms) {
+		first, last := "", ""
+		if hi > lo {
+			first, last = rooms[lo].jid, rooms[hi-1].jid
+		}
+		res.Append(mam.RSMResult(first, last, lo, len(rooms)))
+	}
+	return res, nil
+}
+
+// listedRooms returns the rooms disco#items shows, sorted by JID.
+func (s *Service) listedRooms(ctx context.Context) ([]listedRoom, error) {
 	var rooms []listedRoom
 	prefix := data.MUCPublicPrefix()
-	var from []byte
-	if after != "" {
-		from = append(slices.Clone(prefix), after...)
-	}
-	err := s.store.Scan(ctx, prefix, from, max+1, func(key, val []byte, _ uint64) bool {
+	err := s.store.Scan(ctx, prefix, nil, maxListedRooms, func(key, val []byte, _ uint64) bool {
 		rooms = append(rooms, listedRoom{jid: strings.TrimPrefix(string(key), string(prefix)), name: string(val)})
 		return true
 	})
@@ -136,29 +144,52 @@ func (s *Service) discoItems(ctx context.Context, q *xmlstream.Element) (*xmlstr
 		return nil, err
 	}
 	for _, in := range s.activeInfos() {
-		if in.listed && !in.persistent && in.jid > after {
+		if in.listed && !in.persistent {
 			rooms = append(rooms, listedRoom{jid: in.jid, name: in.name})
 		}
 	}
 	slices.SortFunc(rooms, func(a, b listedRoom) int { return strings.Compare(a.jid, b.jid) })
-	rooms = slices.CompactFunc(rooms, func(a, b listedRoom) bool { return a.jid == b.jid })
-	more := len(rooms) > max
-	if more {
-		rooms = rooms[:max]
+	return slices.CompactFunc(rooms, func(a, b listedRoom) bool { return a.jid == b.jid }), nil
+}
+
+// rsmWindow applies an RSM request to the sorted rooms: the page is
+// rooms[lo:hi]. An <after/> or <before/> naming no listed room is
+// item-not-found (XEP-0059 §2.5).
+func rsmWindow(rooms []listedRoom, req mam.RSMRequest) (lo, hi int, err error) {
+	max := maxItemsPage
+	if req.Max >= 0 {
+		max = min(req.Max, maxItemsPage)
 	}
-	res := xmlstream.NewElement(NSDiscoItems, "query")
-	for _, r := range rooms {
-		res.Append(xmlstream.NewElement(NSDiscoItems, "item", "jid", r.jid, "name", r.name))
-	}
-	if hasSet || more {
-		set := xmlstream.NewElement(NSRSM, "set")
-		if len(rooms) > 0 {
-			set.Append(xmlstream.NewElement(NSRSM, "first").AppendText(rooms[0].jid),
-				xmlstream.NewElement(NSRSM, "last").AppendText(rooms[len(rooms)-1].jid))
+	find := func(id string) (int, error) {
+		i, ok := slices.BinarySearchFunc(rooms, id, func(r listedRoom, id string) int { return strings.Compare(r.jid, id) })
+		if !ok {
+			return 0, xmlstream.ItemNotFound()
 		}
-		res.Append(set)
+		return i, nil
 	}
-	return res, nil
+	switch {
+	case req.Index >= 0:
+		lo = min(req.Index, len(rooms))
+		hi = min(lo+max, len(rooms))
+	case req.HasBefore:
+		hi = len(rooms)
+		if req.Before != "" {
+			if hi, err = find(req.Before); err != nil {
+				return 0, 0, err
+			}
+		}
+		lo = hi - min(max, hi)
+	case req.HasAfter:
+		i, err := find(req.After)
+		if err != nil {
+			return 0, 0, err
+		}
+		lo = i + 1
+		hi = min(lo+max, len(rooms))
+	default:
+		hi = min(max, len(rooms))
+	}
+	return lo, hi, nil
 }
 
 // discoInfo answers disco#info to the room (§6.4).

@@ -40,11 +40,39 @@ func TestServiceDisco(t *testing.T) {
 	f.send("<iq type='get' id='p1' from='" + alice + "' to='" + testService + "'><query xmlns='" + NSDiscoItems + "'><set xmlns='" + NSRSM + "'><max>2</max></set></query></iq>")
 	wantStanzas(t, "alice", u.take(), "<iq from='"+testService+"' id='p1' to='"+alice+"' type='result'><query xmlns='"+NSDiscoItems+"'>"+
 		"<item jid='a@"+testService+"' name='Room A'/><item jid='b@"+testService+"'/>"+
-		"<set xmlns='"+NSRSM+"'><first>a@"+testService+"</first><last>b@"+testService+"</last></set></query></iq>")
+		"<set xmlns='"+NSRSM+"'><first index='0'>a@"+testService+"</first><last>b@"+testService+"</last><count>4</count></set></query></iq>")
 	f.send("<iq type='get' id='p2' from='" + alice + "' to='" + testService + "'><query xmlns='" + NSDiscoItems + "'><set xmlns='" + NSRSM + "'><max>2</max><after>b@" + testService + "</after></set></query></iq>")
 	wantStanzas(t, "alice", u.take(), "<iq from='"+testService+"' id='p2' to='"+alice+"' type='result'><query xmlns='"+NSDiscoItems+"'>"+
 		"<item jid='c@"+testService+"'/><item jid='temp@"+testService+"'/>"+
-		"<set xmlns='"+NSRSM+"'><first>c@"+testService+"</first><last>temp@"+testService+"</last></set></query></iq>")
+		"<set xmlns='"+NSRSM+"'><first index='2'>c@"+testService+"</first><last>temp@"+testService+"</last><count>4</count></set></query></iq>")
+
+	page := func(id, set string) string {
+		return "<iq type='get' id='" + id + "' from='" + alice + "' to='" + testService + "'><query xmlns='" + NSDiscoItems + "'><set xmlns='" + NSRSM + "'>" + set + "</set></query></iq>"
+	}
+	item := func(room string) string { return "<item jid='" + room + "@" + testService + "'/>" }
+	// Backwards: the last page (empty <before/>), then the one before it.
+	f.send(page("p3", "<max>2</max><before/>"))
+	wantStanzas(t, "alice", u.take(), "<iq from='"+testService+"' id='p3' to='"+alice+"' type='result'><query xmlns='"+NSDiscoItems+"'>"+
+		item("c")+item("temp")+"<set xmlns='"+NSRSM+"'><first index='2'>c@"+testService+"</first><last>temp@"+testService+"</last><count>4</count></set></query></iq>")
+	f.send(page("p4", "<max>2</max><before>c@"+testService+"</before>"))
+	wantStanzas(t, "alice", u.take(), "<iq from='"+testService+"' id='p4' to='"+alice+"' type='result'><query xmlns='"+NSDiscoItems+"'>"+
+		"<item jid='a@"+testService+"' name='Room A'/>"+item("b")+"<set xmlns='"+NSRSM+"'><first index='0'>a@"+testService+"</first><last>b@"+testService+"</last><count>4</count></set></query></iq>")
+	// By index; and the count alone (<max>0</max>).
+	f.send(page("p5", "<max>1</max><index>1</index>"))
+	wantStanzas(t, "alice", u.take(), "<iq from='"+testService+"' id='p5' to='"+alice+"' type='result'><query xmlns='"+NSDiscoItems+"'>"+
+		item("b")+"<set xmlns='"+NSRSM+"'><first index='1'>b@"+testService+"</first><last>b@"+testService+"</last><count>4</count></set></query></iq>")
+	f.send(page("p6", "<max>0</max>"))
+	wantStanzas(t, "alice", u.take(), "<iq from='"+testService+"' id='p6' to='"+alice+"' type='result'><query xmlns='"+NSDiscoItems+"'>"+
+		"<set xmlns='"+NSRSM+"'><count>4</count></set></query></iq>")
+	// An id that is not listed (XEP-0059 §2.5), and a bad number.
+	f.send(page("p7", "<after>hidden@"+testService+"</after>"))
+	if got := u.take(); len(got) != 1 || !strings.Contains(got[0], "item-not-found") {
+		t.Fatalf("after an unlisted room: %v", got)
+	}
+	f.send(page("p8", "<max>-1</max>"))
+	if got := u.take(); len(got) != 1 || !strings.Contains(got[0], "bad-request") {
+		t.Fatalf("negative max: %v", got)
+	}
 }
 
 func TestRoomDiscoInfo(t *testing.T) {
