@@ -35,6 +35,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"mellium.im/xmpp/jid"
@@ -191,6 +192,17 @@ func (s *Server) archiveOutbound(ctx context.Context, sess router.Session, st *x
 	return withStanzaID(st, owner.String(), id), false
 }
 
+// fromLocalService reports whether addr is on a service domain of this
+// server (MUC, pubsub...), not a user domain or a remote server.
+func (s *Server) fromLocalService(addr string) bool {
+	_, domain, _ := strings.Cut(addr, "@")
+	if domain == "" {
+		domain = addr
+	}
+	domain, _, _ = strings.Cut(domain, "/")
+	return s.router.Serves(domain) && !s.router.IsLocal(domain)
+}
+
 // stripSenderArchiveID removes the id archiveOutbound added, now that
 // carbons copied it: the contact must not see it (XEP-0313 §3.3).
 func (s *Server) stripSenderArchiveID(_ context.Context, sess router.Session, st *xmlstream.Stanza) (*xmlstream.Stanza, bool) {
@@ -221,8 +233,11 @@ func (s *Server) archiveInbound(ctx context.Context, to jid.JID, st *xmlstream.S
 		return st, false
 	}
 	typ := st.Type()
-	if (typ == "groupchat" || typ == "error") && !mayHaveStanzaID(st.Raw) {
-		return st, false // the hot fan-out path: no parse
+	if (typ == "groupchat" || typ == "error") && (!mayHaveStanzaID(st.Raw) || s.fromLocalService(st.From())) {
+		// The hot fan-out path: no parse. Groupchat is never archived
+		// here; a service of this server (MUC) drops client-supplied
+		// stanza-ids, so its copies carry no id forged in our users' names.
+		return st, false
 	}
 	el, err := st.Element()
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/gavelhq/gavel/data"
 	"github.com/gavelhq/gavel/mam"
+	"github.com/gavelhq/gavel/router"
 	"github.com/gavelhq/gavel/xmlstream"
 )
 
@@ -477,5 +478,26 @@ func TestMAMRecordRoundTrip(t *testing.T) {
 		if _, err := decodeMAMRecord(bad); err == nil {
 			t.Errorf("decoded corrupt record %x", bad)
 		}
+	}
+}
+
+// Groupchat from a remote room is inspected for ids forged in the
+// recipient's name; groupchat from this server's own MUC service is not
+// (the service drops every client-supplied stanza-id before fan-out).
+func TestGroupchatForgedStanzaIDs(t *testing.T) {
+	f, _ := newMAMFixture(t)
+	a := f.mamLogin("alice@example.com/a", 1)
+	a.take()
+	f.route(`<message from='room@chat.remote.test/eve' to='alice@example.com/a' type='groupchat' id='g1'><body>x</body>` +
+		`<stanza-id xmlns='urn:xmpp:sid:0' by='alice@example.com' id='forged'/></message>`)
+	got := a.take()
+	if len(got) != 1 || strings.Contains(string(got[0].Raw), "forged") {
+		t.Fatalf("remote groupchat with an id forged for alice: %v", got)
+	}
+	// A local service domain (registered like the MUC service is).
+	f.router.HandleDomain("conference.example.com", router.HandlerFunc(func(context.Context, *xmlstream.Stanza) {}), false)
+	if !f.srv.fromLocalService("room@conference.example.com/eve") || f.srv.fromLocalService("bob@example.com/b") ||
+		f.srv.fromLocalService("room@chat.remote.test/eve") {
+		t.Fatal("fromLocalService misclassifies")
 	}
 }

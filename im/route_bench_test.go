@@ -40,3 +40,25 @@ func BenchmarkChatRoute(b *testing.B) {
 		f.srv.HandleClient(ctx, alice, &xmlstream.Stanza{Raw: st.Raw, Name: st.Name, Attrs: st.Attrs, Inherited: st.Inherited})
 	}
 }
+
+// BenchmarkGroupchatCopy: one fanned-out copy of a room message (with the
+// room's stanza-id) from this server's MUC service to a local occupant —
+// the per-recipient im cost of a MUC broadcast (scenarios S4/S5).
+func BenchmarkGroupchatCopy(b *testing.B) {
+	f := newIMFixture(&testing.T{})
+	f.account("bob")
+	f.router.HandleDomain("conference.example.com", router.HandlerFunc(func(context.Context, *xmlstream.Stanza) {}), false)
+	bob := &nullSession{fakeSession: *newFakeSession("bob@example.com/b")}
+	if _, err := f.router.Bind(bob, bob.JID().Bare(), "b"); err != nil {
+		b.Fatal(err)
+	}
+	st := mustStanza(&testing.T{}, "<message from='lot7@conference.example.com/alice' to='bob@example.com/b' type='groupchat' id='m1'>"+
+		"<body>bid 1200</body><occupant-id xmlns='urn:xmpp:occupant-id:0' id='x'/>"+
+		"<stanza-id xmlns='urn:xmpp:sid:0' by='lot7@conference.example.com' id='AAAAAAAAAAH_yA9w'/></message>")
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		f.router.Route(ctx, &xmlstream.Stanza{Raw: st.Raw, Name: st.Name, Attrs: st.Attrs, Inherited: st.Inherited})
+	}
+}

@@ -87,8 +87,12 @@ func (r *room) reflectedMessage(el *xmlstream.Element, o *occupant, id, kind str
 		switch {
 		case e.Name.Space == NSOccupantID, e.Name.Space == NSMUCUser:
 			continue
-		case e.Name.Space == NSStanzaID && e.Name.Local == "stanza-id" && e.Attr("by") == r.addr:
-			continue // XEP-0359 §3: never pass on a forged id of ours
+		case e.Name.Space == NSStanzaID && e.Name.Local == "stanza-id":
+			// XEP-0359 §3: never pass on a forged id of ours — nor anyone
+			// else's: only the room's own id (added once archived) goes out,
+			// so recipients' servers need not inspect every fanned-out copy
+			// for ids forged in their users' names.
+			continue
 		case e.Name.Local == "error" && e.Name.Space == el.Name.Space:
 			continue
 		}

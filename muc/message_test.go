@@ -14,7 +14,9 @@ import (
 func TestGroupchatReflectedWithStanzaIDAndArchivedFirst(t *testing.T) {
 	f := twoInRoom(t)
 	f.send("<message id='hysf1v37' type='groupchat' from='" + bob + "' to='" + testRoom + "'><body>tis time</body>" +
-		"<stanza-id xmlns='" + NSStanzaID + "' by='" + testRoom + "' id='forged'/><occupant-id xmlns='" + NSOccupantID + "' id='forged'/></message>")
+		"<stanza-id xmlns='" + NSStanzaID + "' by='" + testRoom + "' id='forged'/><occupant-id xmlns='" + NSOccupantID + "' id='forged'/>" +
+		// An id claimed in a recipient's name is dropped too.
+		"<stanza-id xmlns='" + NSStanzaID + "' by='" + alice + "' id='forged2'/></message>")
 	want := func(to string) string {
 		return "<message from='" + testRoom + "/second' id='hysf1v37' to='" + to + "' type='groupchat'><body>tis time</body>" +
 			oid + "<stanza-id xmlns='" + NSStanzaID + "' by='" + testRoom + "' id='*'/></message>"
