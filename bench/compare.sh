@@ -15,7 +15,7 @@
 # Extra arguments go to `gavel-bench run` after the scenario defaults.
 set -euo pipefail
 
-SCENARIO="${1:?usage: bench/compare.sh S1|S2|S3 [gavel-bench run flags...]}"
+SCENARIO="${1:?usage: bench/compare.sh S1|S2|S3|S4|S5|S6 [gavel-bench run flags...]}"
 shift
 SCENARIO="$(echo "$SCENARIO" | tr a-z A-Z)"
 
@@ -42,8 +42,27 @@ case "$SCENARIO" in
 	S1) USERS="${USERS:-1000}"; DEFAULTS=(-sessions 5000 -hold 30s -concurrency 32) ;;
 	S2) USERS="${USERS:-1000}"; DEFAULTS=(-logins 10000 -concurrency 32) ;;
 	S3) USERS="${USERS:-10000}"; DEFAULTS=(-rate 40000 -duration 10s -drain 10s -concurrency 32) ;;
-	*) echo "compare.sh: unknown scenario $SCENARIO (S1, S2, S3)" >&2; exit 2 ;;
+	# MUC: the tool's scenario defaults (docs/benchmarks.md) apply; USERS is
+	# the number of occupants.
+	S4) USERS="${USERS:-1000}"; DEFAULTS=(-concurrency 32 -max-runtime 20m) ;;
+	S5) USERS="${USERS:-10000}"; DEFAULTS=(-concurrency 32 -max-runtime 40m) ;;
+	S6) USERS="${USERS:-1000}"; DEFAULTS=(-concurrency 32 -max-runtime 20m) ;;
+	*) echo "compare.sh: unknown scenario $SCENARIO (S1-S6)" >&2; exit 2 ;;
 esac
+
+# Gavel settings that differ from its defaults, per scenario (GAVEL_YAML
+# overrides). S4: Gavel cuts off a reader whose queue passes
+# c2s.write_queue_bytes; the default 1 MiB holds ~40 s of a 50-bid/s room,
+# longer than the slow readers' 30 s stall, so S4 runs with 512 KiB (~20 s).
+# Not lower: a joiner of a 1,000-occupant room is sent ~450 KB of occupant
+# presences at once, and 256 KiB cut off healthy joiners.
+case "$SCENARIO" in
+	S4) GAVEL_YAML="${GAVEL_YAML-$'c2s:\n  write_queue_bytes: 524288\n'}" ;;
+	*) GAVEL_YAML="${GAVEL_YAML-}" ;;
+esac
+# A peer whose ports are busy (another engineer's run on this shared box)
+# is waited for this many seconds before it is skipped.
+PEER_WAIT="${PEER_WAIT:-900}"
 
 die() { echo "compare.sh: $*" >&2; exit 1; }
 log() { echo "== $*" >&2; }
@@ -112,7 +131,13 @@ for server in $SERVERS; do
 		done
 		log "preparing $USERS Gavel accounts"
 		"$TOOL" prepare -data "$TMP/gavel-data" -users "$USERS" -password secret -workers 2 >&2
-		taskset -c "$SERVER_CPU" "$GAVEL" serve --dev --data "$TMP/gavel-data" \
+		GAVEL_CFG=()
+		if [ -n "$GAVEL_YAML" ]; then
+			printf '%s' "$GAVEL_YAML" > "$TMP/gavel.yaml"
+			GAVEL_CFG=(--config "$TMP/gavel.yaml")
+			log "gavel config: $(tr '\n' ' ' < "$TMP/gavel.yaml")"
+		fi
+		taskset -c "$SERVER_CPU" "$GAVEL" serve --dev "${GAVEL_CFG[@]}" --data "$TMP/gavel-data" \
 			--c2s-addr 127.0.0.1:17222 --c2s-tls-addr 127.0.0.1:17223 \
 			--s2s-addr 127.0.0.1:17269 --http-addr 127.0.0.1:17280 >"$TMP/gavel.log" 2>&1 &
 		GAVEL_PID=$!
@@ -124,6 +149,16 @@ for server in $SERVERS; do
 	prosody|ejabberd)
 		if [ "$server" = prosody ]; then port=15222; pidfile=/tmp/lab-prosody/prosody.pid
 		else port=25222; pidfile=/tmp/lab-ejabberd/ejabberd.pid; fi
+		if [ "$server" = prosody ]; then pports="15222 15269 15280"; else pports="25222 25269 25280 25290"; fi
+		busy_since=$SECONDS
+		while :; do
+			busy=""
+			for p in $pports; do ss -ltnH "sport = :$p" | grep -q . && busy="$p"; done
+			[ -z "$busy" ] && break
+			if [ $((SECONDS - busy_since)) -ge "$PEER_WAIT" ]; then break; fi
+			log "$server port $busy in use (someone else's run?); waiting"
+			sleep 15
+		done
 		log "starting $server"
 		if ! "$PEERS/$server/start.sh" >&2; then
 			echo "compare.sh: $server did not start; skipped" >&2

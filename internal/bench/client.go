@@ -36,6 +36,10 @@ type Dialer struct {
 	// spread: number of source addresses 127.0.0.1..127.0.0.spread to
 	// rotate over; 0 or 1 uses the kernel's choice.
 	spread int
+	// RcvBuf (may be nil) gives connection idx a socket receive buffer of
+	// that many bytes (0: the kernel's autotuned default). S4 shrinks the
+	// slow readers' buffers so their backlog builds up in the server.
+	RcvBuf func(idx int) int
 }
 
 // NewDialer returns a dialer for cfg. total is the number of connections
@@ -55,6 +59,11 @@ func (d *Dialer) netDialer(idx int) *net.Dialer {
 	nd := &net.Dialer{Timeout: d.cfg.ConnectTimeout}
 	if d.spread > 1 {
 		nd.LocalAddr = &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(1+idx%d.spread))}
+	}
+	if d.RcvBuf != nil {
+		if n := d.RcvBuf(idx); n > 0 {
+			nd.Control = rcvBufControl(n)
+		}
 	}
 	return nd
 }

@@ -60,6 +60,25 @@ type Config struct {
 	Senders   int  // pacing goroutines
 	NoStore   bool // add <no-store/> (XEP-0334) so MAM servers skip archiving
 
+	// MUC scenarios (S4-S6): occupant i is account i; occupant 0 creates
+	// and owns the room. Rate, Duration, Drain and BodyBytes apply to bids.
+	MUCService string // "" means conference.<Domain>
+	Room       string // room localpart; "" means a fresh name per run
+	Bidders    int    // S4/S5: occupants 1..Bidders send the bids
+	// SlowPct percent of the occupants (S4) stop reading at StallAfter into
+	// the bid phase for Stall, with a SlowRcvBuf-byte socket receive buffer
+	// so their backlog reaches the server's queue rather than the kernel's.
+	SlowPct    float64
+	StallAfter time.Duration
+	Stall      time.Duration
+	SlowRcvBuf int
+	// PresenceBroadcast: roles whose presence the room broadcasts
+	// (muc#roomconfig_presencebroadcast, comma-separated); "" keeps the
+	// server's default (all roles).
+	PresenceBroadcast string
+	Settle            time.Duration // bound on waiting for the join traffic to end
+	JoinWindow        time.Duration // S6: the joins are spread over this
+
 	JSONFile string // also append the JSON line here
 }
 
@@ -74,6 +93,8 @@ func Defaults() Config {
 		Logins: 5000, Warmup: true,
 		Rate: 10000, Duration: 10 * time.Second, Drain: 5 * time.Second, BodyBytes: 200,
 		Senders: 64, NoStore: true,
+		Bidders: 50, StallAfter: 5 * time.Second, Stall: 30 * time.Second, SlowRcvBuf: 16 << 10,
+		Settle: time.Minute, JoinWindow: 10 * time.Second,
 	}
 }
 
@@ -110,14 +131,40 @@ func (c *Config) FlagSet(name string, out io.Writer) *flag.FlagSet {
 	fs.IntVar(&c.BodyBytes, "body-bytes", c.BodyBytes, "S3: message body size")
 	fs.IntVar(&c.Senders, "senders", c.Senders, "S3: pacing goroutines")
 	fs.BoolVar(&c.NoStore, "no-store", c.NoStore, "S3: mark messages <no-store/> (XEP-0334) so archiving servers skip MAM")
+	fs.StringVar(&c.MUCService, "muc-service", c.MUCService, "S4-S6: MUC service `domain` (default conference.DOMAIN)")
+	fs.StringVar(&c.Room, "room", c.Room, "S4-S6: room localpart (default: a fresh name per run)")
+	fs.IntVar(&c.Bidders, "bidders", c.Bidders, "S4/S5: occupants that send the bids")
+	fs.Float64Var(&c.SlowPct, "slow-pct", c.SlowPct, "S4/S5: percent of occupants that stop reading mid-run")
+	fs.DurationVar(&c.StallAfter, "stall-after", c.StallAfter, "S4/S5: slow readers stop reading this long into the bid phase")
+	fs.DurationVar(&c.Stall, "stall", c.Stall, "S4/S5: how long slow readers stop reading")
+	fs.IntVar(&c.SlowRcvBuf, "slow-rcvbuf", c.SlowRcvBuf, "S4/S5: socket receive buffer of slow readers in bytes (0: kernel default)")
+	fs.StringVar(&c.PresenceBroadcast, "presence-broadcast", c.PresenceBroadcast, "S4-S6: roles whose presence the room broadcasts, comma-separated (default: the server's)")
+	fs.DurationVar(&c.Settle, "settle", c.Settle, "S4-S6: longest wait for the join traffic to end")
+	fs.DurationVar(&c.JoinWindow, "join-window", c.JoinWindow, "S6: spread the joins over this span")
 	fs.StringVar(&c.JSONFile, "json", c.JSONFile, "append the JSON result line to this `file` too")
 	return fs
 }
 
 // ParseArgs parses command-line arguments over Defaults and validates them.
-// A positional argument names the scenario.
+// A positional argument names the scenario. A scenario with defaults of
+// its own (S4-S6: a room's rates differ from S3's) gets them under the
+// flags: the arguments are parsed again over them.
 func ParseArgs(args []string, out io.Writer) (Config, error) {
-	c := Defaults()
+	c, err := parseOver(Defaults(), args, out)
+	if err != nil {
+		return c, err
+	}
+	if sc, ok := scenarios[c.Scenario]; ok && sc.defaults != nil {
+		d := Defaults()
+		sc.defaults(&d)
+		if c, err = parseOver(d, args, out); err != nil {
+			return c, err
+		}
+	}
+	return c, c.Validate()
+}
+
+func parseOver(c Config, args []string, out io.Writer) (Config, error) {
 	fs := c.FlagSet("gavel-bench run", out)
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -130,7 +177,7 @@ func ParseArgs(args []string, out io.Writer) (Config, error) {
 		return c, fmt.Errorf("unexpected arguments %q", fs.Args()[1:])
 	}
 	c.Scenario = strings.ToUpper(c.Scenario)
-	return c, c.Validate()
+	return c, nil
 }
 
 // Hard ceilings: a typo must not start an hour-long or machine-eating run.

@@ -22,6 +22,9 @@ type scenario struct {
 	// address spreading and the file-descriptor limit).
 	connections func(c *Config) int
 	run         func(ctx context.Context, e *Env, r *Result) error
+	// defaults (may be nil) adjusts Defaults() for the scenario before the
+	// command-line flags apply.
+	defaults func(c *Config)
 }
 
 // scenarios is the fixed table of scenarios (never modified).
@@ -29,6 +32,9 @@ var scenarios = map[string]scenario{
 	"S1": s1Idle,
 	"S2": s2LoginStorm,
 	"S3": s3Chat,
+	"S4": s4Auction,
+	"S5": s5Watchers,
+	"S6": s6JoinStorm,
 }
 
 // ScenarioNames lists the scenarios, sorted.

@@ -136,3 +136,17 @@ func HostBusy() (time.Duration, error) {
 	}
 	return time.Duration(busy) * time.Second / clockTicks, nil
 }
+
+// rcvBufControl sets SO_RCVBUF before connect, which also turns off the
+// kernel's receive-buffer autotuning for the socket.
+func rcvBufControl(n int) func(network, address string, c syscall.RawConn) error {
+	return func(_, _ string, c syscall.RawConn) error {
+		var serr error
+		if err := c.Control(func(fd uintptr) {
+			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, n)
+		}); err != nil {
+			return err
+		}
+		return serr
+	}
+}

@@ -4,6 +4,7 @@ package bench
 
 import (
 	"errors"
+	"syscall"
 	"time"
 )
 
@@ -26,3 +27,7 @@ func SelfCPU() time.Duration { return 0 }
 
 // HostBusy needs /proc.
 func HostBusy() (time.Duration, error) { return 0, errNotLinux }
+
+// rcvBufControl is not available outside Linux: connections keep the
+// system's receive buffer.
+func rcvBufControl(int) func(network, address string, c syscall.RawConn) error { return nil }
