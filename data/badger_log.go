@@ -38,41 +38,10 @@ func getMeta(txn *badger.Txn, stream string) (m streamMeta, exists bool, err err
 }
 
 // Append adds d to stream if its last sequence is expectLastSeq (0 for an
-// empty stream, AnySeq to skip the check) and returns the new sequence.
+// empty stream, AnySeq to skip the check) and returns the new sequence: a
+// batch of one.
 func (b *Badger) Append(ctx context.Context, stream string, d []byte, expectLastSeq uint64) (uint64, error) {
-	if err := checkStream(stream); err != nil {
-		return 0, err
-	}
-	if err := b.enter(ctx); err != nil {
-		return 0, err
-	}
-	defer b.leave()
-	if err := b.ensureSchema(ctx); err != nil {
-		return 0, err
-	}
-	var seq uint64
-	err := b.update(ctx, func(txn *badger.Txn) error {
-		m, _, err := getMeta(txn, stream)
-		if err != nil {
-			return err
-		}
-		if expectLastSeq != AnySeq && expectLastSeq != m.last {
-			return ErrSequence
-		}
-		if m.last >= AnySeq-1 {
-			return fmt.Errorf("data: stream %q is out of sequence numbers", stream)
-		}
-		seq = m.last + 1
-		if err := txn.Set(logKey(stream, seq), entryValue(time.Now().UnixNano(), d)); err != nil {
-			return err
-		}
-		m.last = seq
-		return txn.Set(logMetaKey(stream), m.encode())
-	})
-	if err != nil {
-		return 0, wrapBadger(err)
-	}
-	return seq, nil
+	return b.AppendBatch(ctx, stream, [][]byte{d}, expectLastSeq)
 }
 
 // AppendBatch adds every element of ds to stream in one transaction, so a
