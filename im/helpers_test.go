@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"mellium.im/xmpp/jid"
 
@@ -240,4 +241,22 @@ func expectNothing(t *testing.T, sessions ...*fakeSession) {
 			expectXML(t, s.jid.String(), got)
 		}
 	}
+}
+
+// testClock is a settable server clock.
+type testClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *testClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *testClock) advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
 }

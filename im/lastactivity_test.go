@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -13,33 +12,15 @@ import (
 	"github.com/gavelhq/gavel/data"
 )
 
-// testClock is a settable server clock.
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *testClock) get() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *testClock) advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
 // lastFixture: alice's roster has bob (both, local), carol@remote.test
 // (to: may not see alice's presence) and dave@remote.test (from); the
 // server started at the clock's start.
 func lastFixture(t *testing.T) (*imFixture, *testClock) {
 	t.Helper()
 	f := newIMFixture(t)
-	clock := &testClock{now: time.Date(2025, 3, 14, 15, 9, 26, 0, time.UTC)}
-	f.srv.state.services.clock = clock.get
-	f.srv.state.last.started = clock.get()
+	clock := &testClock{t: time.Date(2025, 3, 14, 15, 9, 26, 0, time.UTC)}
+	f.srv.state.services.clock = clock.now
+	f.srv.state.last.started = clock.now()
 	f.account("alice")
 	f.account("bob")
 	putRoster(t, f, "alice@example.com", &rosterDoc{Epoch: "e", Seq: 1, Items: map[string]*rosterItem{

@@ -155,7 +155,7 @@ func rsmSet(max int, after, before string, hasBefore bool) string {
 
 // fillArchive has alice send n numbered messages to romeo@remote.test, one
 // second apart, and returns their archive ids in order.
-func fillArchive(t *testing.T, f *imFixture, clock *mamClock, a *fakeSession, n int) []string {
+func fillArchive(t *testing.T, f *imFixture, clock *testClock, a *fakeSession, n int) []string {
 	t.Helper()
 	for i := range n {
 		f.client(a, fmt.Sprintf(`<message to='romeo@remote.test' type='chat' id='m%d'><body>%d</body></message>`, i, i))

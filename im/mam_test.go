@@ -8,7 +8,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,29 +19,11 @@ import (
 	"github.com/gavelhq/gavel/xmlstream"
 )
 
-// mamClock is a settable server clock.
-type mamClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *mamClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *mamClock) advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 // newMAMFixture is an imFixture with alice and bob and a fixed clock.
-func newMAMFixture(t *testing.T) (*imFixture, *mamClock) {
+func newMAMFixture(t *testing.T) (*imFixture, *testClock) {
 	t.Helper()
 	f := newIMFixture(t)
-	clock := &mamClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+	clock := &testClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
 	f.srv.state.services.clock = clock.now
 	f.account("alice")
 	f.account("bob")
