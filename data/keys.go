@@ -35,8 +35,23 @@ package data
 //	                                 (disco#items of the service pages over it)
 //	muc/creator/<bare JID>/<room JID>
 //	                        muc      index: rooms a user created (max rooms per user)
+//	pubsub/node/<host>/<node>
+//	                        pubsub   a node: configuration, creator, creation time
+//	pubsub/aff/<host>/<node> 0x00 <bare JID>
+//	                        pubsub   one affiliation with a node
+//	pubsub/sub/<host>/<node> 0x00 <JID> 0x00 <subid>
+//	                        pubsub   one subscription (state and options)
+//	pubsub/jidsub/<host>/<bare JID> 0x00 <node> 0x00 <JID> 0x00 <subid>
+//	                        pubsub   index: a user's subscriptions on a host
+//	                                 (checked against pubsub/sub/ when read)
+//	pubsub/jidaff/<host>/<bare JID> 0x00 <node>
+//	                        pubsub   index: a user's affiliations on a host
+//	pubsub/item/<host>/<node> 0x00 <item id>
+//	                        pubsub   index: a live item's sequence in the
+//	                                 node's item log (8-byte big-endian)
+//	pubsub/token/<SHA-256 of token, hex>
+//	                        webui    an HTTP publish API token: who it acts as
 //	--- reserved for packages that come later (add a row and a helper here) ---
-//	pubsub/...              pubsub   node configurations, subscriptions
 //	auction/...             auction  lot configurations, state snapshots
 //
 // Bare JIDs are in their canonical string form (jid.Bare().String()). A bare
@@ -51,8 +66,10 @@ package data
 //	offline/<bare JID>      im       offline message queue (one stanza per entry)
 //	mam/<bare JID>          im       one-to-one message archive (XEP-0313)
 //	muc/history/<room JID>  muc      room history: one groupchat message per entry
+//	pubsub/items/<host>/<node>
+//	                        pubsub   a node's items, one publish per entry
+//	                                 (live iff pubsub/item/ points at it)
 //	--- reserved for packages that come later ---
-//	pubsub/...              pubsub   node items
 //	auction/...             auction  bid ledgers
 //
 // Physical Badger keys (only the Badger implementation uses these):
@@ -162,6 +179,77 @@ func MUCCreatorPrefix(bareJID string) []byte { return []byte("muc/creator/" + ba
 
 // MUCHistoryStream is the log stream of a room's groupchat history.
 func MUCHistoryStream(roomJID string) string { return "muc/history/" + roomJID }
+
+// A pubsub host is the service's domain or, for PEP, an account's bare JID:
+// neither contains '/', so "<host>/" prefixes never overlap. Node ids may
+// contain anything but NUL (XML cannot carry it), so 0x00 ends a node id
+// inside a key.
+
+// PubSubNodeKey is the KV key of a node's document.
+func PubSubNodeKey(host, node string) []byte { return []byte("pubsub/node/" + host + "/" + node) }
+
+// PubSubNodePrefix is the prefix of every node document of host.
+func PubSubNodePrefix(host string) []byte { return []byte("pubsub/node/" + host + "/") }
+
+// PubSubAffKey is the KV key of bare's affiliation with a node.
+func PubSubAffKey(host, node, bare string) []byte {
+	return []byte("pubsub/aff/" + host + "/" + node + "\x00" + bare)
+}
+
+// PubSubAffPrefix is the prefix of a node's affiliations.
+func PubSubAffPrefix(host, node string) []byte {
+	return []byte("pubsub/aff/" + host + "/" + node + "\x00")
+}
+
+// PubSubSubKey is the KV key of one subscription of addr (a bare or full JID).
+func PubSubSubKey(host, node, addr, subid string) []byte {
+	return []byte("pubsub/sub/" + host + "/" + node + "\x00" + addr + "\x00" + subid)
+}
+
+// PubSubSubPrefix is the prefix of a node's subscriptions.
+func PubSubSubPrefix(host, node string) []byte {
+	return []byte("pubsub/sub/" + host + "/" + node + "\x00")
+}
+
+// PubSubJIDSubKey is the index entry of one of bare's subscriptions on host.
+func PubSubJIDSubKey(host, bare, node, addr, subid string) []byte {
+	return []byte("pubsub/jidsub/" + host + "/" + bare + "\x00" + node + "\x00" + addr + "\x00" + subid)
+}
+
+// PubSubJIDSubPrefix is the prefix of bare's subscription index on host.
+func PubSubJIDSubPrefix(host, bare string) []byte {
+	return []byte("pubsub/jidsub/" + host + "/" + bare + "\x00")
+}
+
+// PubSubJIDAffKey is the index entry of bare's affiliation with a node of host.
+func PubSubJIDAffKey(host, bare, node string) []byte {
+	return []byte("pubsub/jidaff/" + host + "/" + bare + "\x00" + node)
+}
+
+// PubSubJIDAffPrefix is the prefix of bare's affiliation index on host.
+func PubSubJIDAffPrefix(host, bare string) []byte {
+	return []byte("pubsub/jidaff/" + host + "/" + bare + "\x00")
+}
+
+// PubSubItemKey is the index entry of a live item.
+func PubSubItemKey(host, node, id string) []byte {
+	return []byte("pubsub/item/" + host + "/" + node + "\x00" + id)
+}
+
+// PubSubItemPrefix is the prefix of a node's live item index.
+func PubSubItemPrefix(host, node string) []byte {
+	return []byte("pubsub/item/" + host + "/" + node + "\x00")
+}
+
+// PubSubItemsStream is the log stream of a node's items.
+func PubSubItemsStream(host, node string) string { return "pubsub/items/" + host + "/" + node }
+
+// PubSubTokenKey is the KV key of an HTTP API token, by the hex SHA-256 of
+// the token (the token itself is never stored).
+func PubSubTokenKey(tokenHash string) []byte { return []byte("pubsub/token/" + tokenHash) }
+
+// PubSubTokenPrefix is the prefix of every HTTP API token.
+func PubSubTokenPrefix() []byte { return []byte("pubsub/token/") }
 
 // Physical namespaces.
 const (

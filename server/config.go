@@ -37,6 +37,8 @@ type Config struct {
 	OfflineQuota int             `yaml:"offline_quota"`
 	MAM          MAMConfig       `yaml:"mam"`
 	MUC          MUCConfig       `yaml:"muc"`
+	PubSub       PubSubConfig    `yaml:"pubsub"`
+	PEP          PEPConfig       `yaml:"pep"`
 	WebSocket    WebSocketConfig `yaml:"websocket"`
 	Services     ServicesConfig  `yaml:"services"`
 	Log          LogConfig       `yaml:"log"`
@@ -181,6 +183,55 @@ type MUCConfig struct {
 	DefaultRoom RoomDefaults `yaml:"default_room"`
 }
 
+// PubSubConfig is the publish-subscribe service (XEP-0060, docs/pubsub.md);
+// its domain is services.pubsub.
+type PubSubConfig struct {
+	// Name is the service's disco identity name.
+	Name string `yaml:"name"`
+	// Create: who may create nodes — local, anyone, admins (as muc.create).
+	Create string `yaml:"create"`
+	// MaxItems is the most items one node keeps (pubsub#max_items "max").
+	MaxItems int `yaml:"max_items"`
+	// MaxPayloadSize bounds an item's payload in bytes.
+	MaxPayloadSize int `yaml:"max_payload_size"`
+	// MaxSubscriptionsPerJID bounds one JID's subscriptions to one node.
+	MaxSubscriptionsPerJID int `yaml:"max_subscriptions_per_jid"`
+	// MailboxSize bounds each node's queue; beyond it, resource-constraint.
+	MailboxSize int `yaml:"mailbox_size"`
+	// IdleTimeout: a node idle this long is unloaded from memory.
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	// DefaultNode is the configuration new nodes start with.
+	DefaultNode NodeDefaults `yaml:"default_node"`
+	// API enables the HTTP publish API (POST/GET /api/pubsub/...,
+	// docs/pubsub.md); tokens are made with `gavel token`.
+	API bool `yaml:"api"`
+}
+
+// NodeDefaults are the pubsub#node_config values of new nodes.
+type NodeDefaults struct {
+	AccessModel           string        `yaml:"access_model"`  // open | presence | roster | authorize | whitelist
+	PublishModel          string        `yaml:"publish_model"` // publishers | subscribers | open
+	MaxItems              int           `yaml:"max_items"`
+	PersistItems          bool          `yaml:"persist_items"`
+	ItemExpire            time.Duration `yaml:"item_expire"`
+	DeliverPayloads       bool          `yaml:"deliver_payloads"`
+	SendLastPublishedItem string        `yaml:"send_last_published_item"` // never | on_sub | on_sub_and_presence
+	NotificationType      string        `yaml:"notification_type"`        // normal | headline
+}
+
+// PEPConfig is the personal eventing service on every account (XEP-0163,
+// docs/pep.md).
+type PEPConfig struct {
+	// Enabled turns PEP on (default true).
+	Enabled bool `yaml:"enabled"`
+	// MaxNodes bounds the nodes one account has.
+	MaxNodes int `yaml:"max_nodes"`
+	// MaxItems is the most items one PEP node keeps ("max").
+	MaxItems int `yaml:"max_items"`
+	// MaxPayloadSize bounds an item's payload in bytes.
+	MaxPayloadSize int `yaml:"max_payload_size"`
+}
+
 // RoomDefaults are the muc#roomconfig values of new rooms.
 type RoomDefaults struct {
 	Public        bool   `yaml:"public"`
@@ -307,6 +358,21 @@ func Defaults(dev bool) Config {
 				Public: true, Whois: "moderators", AllowPM: "anyone", Archiving: true,
 			},
 		},
+		PubSub: PubSubConfig{
+			Name:                   "Publish-Subscribe",
+			Create:                 "local",
+			MaxItems:               10000,
+			MaxPayloadSize:         256 << 10,
+			MaxSubscriptionsPerJID: 16,
+			MailboxSize:            1024,
+			IdleTimeout:            5 * time.Minute,
+			DefaultNode: NodeDefaults{
+				AccessModel: "open", PublishModel: "publishers", MaxItems: 10,
+				PersistItems: true, DeliverPayloads: true,
+				SendLastPublishedItem: "on_sub_and_presence", NotificationType: "headline",
+			},
+		},
+		PEP:     PEPConfig{Enabled: true, MaxNodes: 1000, MaxItems: 1000, MaxPayloadSize: 256 << 10},
 		Log:     LogConfig{Level: "info", Format: "text"},
 		Metrics: MetricsConfig{Enabled: true},
 		Dev:     dev,
@@ -594,6 +660,16 @@ func (c *Config) Validate() error {
 	positive("muc.max_history_fetch", c.MUC.MaxHistoryFetch)
 	nonNegative("muc.history_retention", c.MUC.HistoryRetention)
 	positive("muc.mailbox_size", c.MUC.MailboxSize)
+	if _, err := muc.ParseCreatePolicy(c.PubSub.Create); err != nil {
+		bad("pubsub.create", "%q: want local, anyone or admins", c.PubSub.Create)
+	}
+	positive("pubsub.max_items", c.PubSub.MaxItems)
+	positive("pubsub.max_payload_size", c.PubSub.MaxPayloadSize)
+	positive("pubsub.max_subscriptions_per_jid", c.PubSub.MaxSubscriptionsPerJID)
+	positive("pubsub.mailbox_size", c.PubSub.MailboxSize)
+	positive("pep.max_nodes", c.PEP.MaxNodes)
+	positive("pep.max_items", c.PEP.MaxItems)
+	positive("pep.max_payload_size", c.PEP.MaxPayloadSize)
 	if c.MUC.IdleTimeout <= 0 {
 		bad("muc.idle_timeout", "must be a positive duration such as 5m, got %v", c.MUC.IdleTimeout)
 	}

@@ -133,6 +133,12 @@ func Start(ctx context.Context, cfg Config, opts ...Option) (_ *Server, err erro
 	if err := s.newMUC(); err != nil {
 		return nil, err
 	}
+	if err := s.newPubSub(); err != nil {
+		return nil, err
+	}
+	if err := s.newPEP(); err != nil {
+		return nil, err
+	}
 
 	if s.c2s, err = s.newC2S(); err != nil {
 		return nil, err
@@ -368,7 +374,7 @@ func (s *Server) shutdown(ctx context.Context) error {
 	if s.stopBackground != nil {
 		s.stopBackground()
 	}
-	errs = append(errs, s.stopMUC(ctx))
+	errs = append(errs, s.stopMUC(ctx), s.stopPubSub(ctx), s.stopPEP(ctx))
 	// Stop accepting first so nothing new arrives while streams close:
 	// http.Shutdown closes its listener at once, then waits for requests in
 	// flight; hijacked WebSocket connections belong to c2s, whose Shutdown
