@@ -93,8 +93,19 @@ func DefaultConfig() Config { return Config{} }
 // max_items 1, send_last_published_item on_sub_and_presence).
 func DefaultPEPConfig() Config { return Config{} }
 
-// ConfigFields lists the pubsub#node_config field vars in form order.
-func ConfigFields() []string { return nil }
+// FieldInfo describes one form field the adapter renders: its var, XEP-0004
+// type (boolean, list-single, list-multi, text-single, text-multi,
+// jid-multi), label, and the options of a list field.
+type FieldInfo struct {
+	Var, Type, Label string
+	Options          []FieldOption
+}
+
+// FieldOption is one <option/> of a list field.
+type FieldOption struct{ Label, Value string }
+
+// ConfigFields lists the pubsub#node_config fields in form order.
+func ConfigFields() []FieldInfo { return nil }
 
 // Values returns a node_config field's values as the form shows them
 // (booleans "1"/"0", durations in seconds, "max" for MaxItemsMax); ok is
@@ -110,8 +121,8 @@ func (c *Config) Set(v string, vals []string) error { return errUnimplemented }
 // (§7.1.5: precondition-not-met otherwise); booleans compare as booleans.
 func (c *Config) Matches(fields map[string][]string) bool { return false }
 
-// SubOptionFields lists the pubsub#subscribe_options field vars in form order.
-func SubOptionFields() []string { return nil }
+// SubOptionFields lists the pubsub#subscribe_options fields in form order.
+func SubOptionFields() []FieldInfo { return nil }
 
 // Values returns a subscribe_options field's values as the form shows them.
 func (o *SubOptions) Values(v string) (vals []string, ok bool) { return nil, false }
