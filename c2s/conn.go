@@ -298,6 +298,16 @@ func (c *conn) slowReader() {
 	c.closeStreamDrop(condPolicyViolation, "Too much data queued: the client reads too slowly", "", false, true)
 }
 
+// stalledReader records a client cut because one write made no progress
+// for WriteTimeout: nothing can be written to it, not even a stream error.
+func (c *conn) stalledReader() {
+	if !c.slowCut.CompareAndSwap(false, true) {
+		return
+	}
+	c.opts.Metrics.SlowConsumer()
+	c.log.Info("c2s: disconnecting stalled reader", "jid", c.JID().String(), "write_timeout", c.opts.WriteTimeout)
+}
+
 func (c *conn) String() string { return fmt.Sprintf("c2s(%s %s)", c.tr.name(), c.JID()) }
 
 // newStreamID returns a fresh, unguessable stream id (RFC 6120 §4.7.3).

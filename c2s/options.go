@@ -56,6 +56,10 @@ type Options struct {
 	// 1 MiB). A client whose queue overflows reads too slowly: it is
 	// disconnected; the sender never blocks.
 	WriteQueueBytes int
+	// WriteTimeout bounds one write to the client (default 15 s; negative:
+	// none). A client that reads nothing for that long while data waits for
+	// it is disconnected, even when less than WriteQueueBytes is queued.
+	WriteTimeout time.Duration
 	// ResumeTimeout is how long a XEP-0198 session whose connection was
 	// lost stays bound, detached, waiting for the client to resume it
 	// (default 5 minutes; the client may ask for less with 'max'). A
@@ -118,6 +122,7 @@ const (
 	DefaultCloseGrace      = 2 * time.Second
 	DefaultMaxAuthAttempts = 3
 	DefaultWriteQueueBytes = 1 << 20
+	DefaultWriteTimeout    = 15 * time.Second
 	DefaultResumeTimeout   = 5 * time.Minute
 	DefaultMaxUnacked      = 5000
 	DefaultMaxUnackedBytes = 4 << 20
@@ -147,6 +152,9 @@ func (o Options) WithDefaults() Options {
 		o.MaxAuthAttempts = 2
 	case o.MaxAuthAttempts > 5:
 		o.MaxAuthAttempts = 5
+	}
+	if o.WriteTimeout == 0 {
+		o.WriteTimeout = DefaultWriteTimeout
 	}
 	if o.WriteQueueBytes <= 0 {
 		o.WriteQueueBytes = DefaultWriteQueueBytes

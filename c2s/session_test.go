@@ -287,6 +287,32 @@ func TestSlowReaderDisconnected(t *testing.T) {
 	}
 }
 
+// A client that stops reading is cut by the write deadline even when far
+// less than WriteQueueBytes waits for it: its socket buffers fill, the
+// writer's write stalls, and the stall is what counts.
+func TestStalledReaderCutByWriteTimeout(t *testing.T) {
+	e := newEnv(t, envConfig{opts: func(o *c2s.Options) {
+		o.WriteQueueBytes = 256 << 20
+		o.WriteTimeout = 300 * time.Millisecond
+		o.CloseGrace = 200 * time.Millisecond
+	}})
+	c := e.login(t, "alice", "stalled")
+	res, ok := e.router.Lookup(mustJID(c.JID))
+	if !ok {
+		t.Fatal("not bound")
+	}
+	st := xmlstream.NewStanza(xmlstream.NewElement(xmlstream.NSClient, "message", "to", c.JID).
+		Append(xmlstream.NewElement(xmlstream.NSClient, "body").AppendText(strings.Repeat("x", 8<<10))))
+	// 64 MiB at most, a quarter of the queue limit: more than loopback
+	// socket buffers hold, so the writer blocks, but never an overflow.
+	for i := 0; i < 8192 && res.Session.Send(st); i++ {
+	}
+	ev := e.h.nextEnded(t)
+	if !ev.bound || ev.jid != c.JID {
+		t.Fatalf("SessionEnded: %+v", ev)
+	}
+}
+
 func TestInboundThrottleStillServes(t *testing.T) {
 	e := newEnv(t, envConfig{opts: func(o *c2s.Options) {
 		o.InboundBytesPerSecond = 64 << 10

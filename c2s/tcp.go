@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"time"
 
 	"github.com/gavelhq/gavel/xmlstream"
 )
@@ -97,10 +98,14 @@ func (t *tcpTransport) closeFrame() []byte { return []byte("</stream:stream>") }
 // stanzaBytes: Raw as is; inside our stream jabber:client is the default.
 func (t *tcpTransport) stanzaBytes(st *xmlstream.Stanza) []byte { return st.Raw }
 
-func (t *tcpTransport) write(items [][]byte) error {
+func (t *tcpTransport) write(items [][]byte, deadline time.Time) error {
 	t.mu.Lock()
 	w := t.w
 	t.mu.Unlock()
+	// On the raw socket: TLS writes go through it, and a deadline that
+	// expires mid-record leaves the TLS stream broken — the caller closes
+	// the connection then anyway.
+	_ = t.raw.SetWriteDeadline(deadline)
 	if len(items) == 1 {
 		_, err := w.Write(items[0])
 		return err

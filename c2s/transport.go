@@ -3,6 +3,7 @@ package c2s
 import (
 	"crypto/tls"
 	"io"
+	"time"
 
 	"github.com/gavelhq/gavel/xmlstream"
 )
@@ -38,8 +39,9 @@ type transport interface {
 	// stanzaBytes returns what to queue for st.
 	stanzaBytes(st *xmlstream.Stanza) []byte
 
-	// write sends a batch (writer goroutine only).
-	write(items [][]byte) error
+	// write sends a batch (writer goroutine only); a write that cannot
+	// finish by deadline fails (zero: no deadline).
+	write(items [][]byte, deadline time.Time) error
 	// closeWrite signals the end of our output once the closing frames
 	// are written (writer goroutine only).
 	closeWrite()

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/coder/websocket"
 
@@ -227,9 +228,15 @@ func hasDefaultNS(raw []byte) bool {
 func isXMLSpace(b byte) bool { return b == ' ' || b == '\t' || b == '\n' || b == '\r' }
 
 // write sends each element as its own message (§3.3.3: never batched).
-func (t *wsTransport) write(items [][]byte) error {
+func (t *wsTransport) write(items [][]byte, deadline time.Time) error {
+	ctx := t.ctx
+	if !deadline.IsZero() {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(t.ctx, deadline)
+		defer cancel()
+	}
 	for _, b := range items {
-		if err := t.ws.Write(t.ctx, websocket.MessageText, b); err != nil {
+		if err := t.ws.Write(ctx, websocket.MessageText, b); err != nil {
 			return err
 		}
 	}

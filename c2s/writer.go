@@ -1,7 +1,11 @@
 package c2s
 
 import (
+	"context"
+	"errors"
+	"os"
 	"sync"
+	"time"
 )
 
 // outQueue is the bounded queue between the producers of one connection
@@ -12,9 +16,14 @@ type outQueue struct {
 	mu    sync.Mutex
 	items [][]byte
 	acks  []chan struct{} // closed once everything queued before them is written
-	bytes int
-	limit int
-	wake  chan struct{} // capacity 1: "something to do"
+	bytes int             // queued, not yet taken
+	// inflight is the size of the batch the writer is writing: it still
+	// counts against limit, so a reader that stops reading is cut once
+	// limit bytes wait for it in all (the write deadline cuts it even if
+	// nothing more is queued).
+	inflight int
+	limit    int
+	wake     chan struct{} // capacity 1: "something to do"
 
 	// closed: the closing frames are queued; nothing more is accepted.
 	closed bool
@@ -60,7 +69,7 @@ func (q *outQueue) push(b []byte, force bool) pushResult {
 		q.mu.Unlock()
 		return rejected
 	}
-	if !force && q.bytes+len(b) > q.limit {
+	if !force && q.bytes+q.inflight+len(b) > q.limit {
 		q.mu.Unlock()
 		return overflow
 	}
@@ -79,7 +88,7 @@ func (q *outQueue) pushStanza(b []byte, ack bool) pushResult {
 		q.mu.Unlock()
 		return rejected
 	}
-	if q.bytes+len(b) > q.limit {
+	if q.bytes+q.inflight+len(b) > q.limit {
 		q.mu.Unlock()
 		return overflow
 	}
@@ -113,6 +122,7 @@ func (q *outQueue) pushFlush(b []byte) chan struct{} {
 func (q *outQueue) take() (items [][]byte, acks []chan struct{}, closed, peerGone bool) {
 	q.mu.Lock()
 	items, acks = q.items, q.acks
+	q.inflight += q.bytes
 	q.items, q.acks, q.bytes = nil, nil, 0
 	closed, peerGone = q.closed, q.peerGone
 	if q.wantAck && !closed && len(items) > 0 {
@@ -121,6 +131,13 @@ func (q *outQueue) take() (items [][]byte, acks []chan struct{}, closed, peerGon
 	q.wantAck = false
 	q.mu.Unlock()
 	return items, acks, closed, peerGone
+}
+
+// written releases the batch take returned once it is written.
+func (q *outQueue) written() {
+	q.mu.Lock()
+	q.inflight = 0
+	q.mu.Unlock()
 }
 
 // writeLoop is the connection's writer goroutine: it drains the queue and
@@ -137,7 +154,16 @@ func (c *conn) writeLoop() {
 		}
 		items, acks, closed, peerGone := c.q.take()
 		if len(items) > 0 {
-			if err := c.tr.write(items); err != nil {
+			var deadline time.Time
+			if c.opts.WriteTimeout > 0 {
+				deadline = time.Now().Add(c.opts.WriteTimeout)
+			}
+			err := c.tr.write(items, deadline)
+			c.q.written()
+			if err != nil {
+				if errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) {
+					c.stalledReader()
+				}
 				c.hardClose()
 				closeAll(acks)
 				c.releasePendingAcks()

@@ -39,6 +39,7 @@ func (s *Server) c2sOptions() c2s.Options {
 		PingTimeout:               cfg.C2S.PingTimeout,
 		MaxAuthAttempts:           cfg.C2S.MaxAuthAttempts,
 		WriteQueueBytes:           cfg.C2S.WriteQueueBytes,
+		WriteTimeout:              cfg.C2S.WriteTimeout,
 		InboundBytesPerSecond:     cfg.C2S.InboundBytesPerSecond,
 		InboundBurstBytes:         cfg.C2S.InboundBurstBytes,
 		WebSocketOrigins:          cfg.WebSocket.Origins,

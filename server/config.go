@@ -81,6 +81,9 @@ type C2SConfig struct {
 	// WriteQueueBytes bounds what may wait for a slow reader; beyond it the
 	// session is closed rather than allowed to stall senders.
 	WriteQueueBytes int `yaml:"write_queue_bytes"`
+	// WriteTimeout: a client that takes in nothing for this long while data
+	// waits for it is disconnected.
+	WriteTimeout time.Duration `yaml:"write_timeout"`
 	// Inbound rate limit per connection (token bucket in bytes); 0 disables.
 	InboundBytesPerSecond int `yaml:"inbound_bytes_per_second"`
 	InboundBurstBytes     int `yaml:"inbound_burst_bytes"`
@@ -318,6 +321,7 @@ func Defaults(dev bool) Config {
 			PingTimeout:           30 * time.Second,
 			MaxAuthAttempts:       3,
 			WriteQueueBytes:       1 << 20,
+			WriteTimeout:          15 * time.Second,
 			InboundBytesPerSecond: 64 << 10,
 			InboundBurstBytes:     512 << 10,
 			ResourceConflict:      "replace",
