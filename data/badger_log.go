@@ -8,8 +8,11 @@ package data
 // Readers only trust entries inside [first, last]. Truncate and DeleteStream
 // move the range first, then sweep the entries outside it in small
 // transactions; an interrupted sweep (crash, cancelled ctx) leaves garbage
-// that is invisible and removed by the stream's next Truncate or
-// DeleteStream, or overwritten by the next Append of that sequence.
+// that is invisible and removed by the stream's DeleteStream or
+// overwritten by the next Append of that sequence. Truncate sweeps only
+// from the old first sequence: starting at the stream's beginning would walk
+// the tombstones of every earlier truncation (Badger keeps them until
+// compaction), making a stream that truncates often slower and slower.
 
 import (
 	"context"
@@ -201,17 +204,18 @@ func (b *Badger) Truncate(ctx context.Context, stream string, beforeSeq uint64) 
 		return err
 	}
 	defer b.leave()
-	return b.mutateAndSweep(ctx, stream, func(txn *badger.Txn) error {
+	return b.mutateAndSweep(ctx, stream, func(txn *badger.Txn) ([]byte, error) {
 		m, exists, err := getMeta(txn, stream)
 		if err != nil || !exists {
-			return err
+			return nil, err
 		}
 		first := min(beforeSeq, m.last+1)
 		if first <= m.first {
-			return nil
+			return nil, nil
 		}
+		from := logKey(stream, m.first)
 		m.first = first
-		return txn.Set(logMetaKey(stream), m.encode())
+		return from, txn.Set(logMetaKey(stream), m.encode())
 	})
 }
 
@@ -224,25 +228,26 @@ func (b *Badger) DeleteStream(ctx context.Context, stream string) error {
 		return err
 	}
 	defer b.leave()
-	return b.mutateAndSweep(ctx, stream, func(txn *badger.Txn) error {
-		return txn.Delete(logMetaKey(stream))
+	return b.mutateAndSweep(ctx, stream, func(txn *badger.Txn) ([]byte, error) {
+		return logPrefix(stream), txn.Delete(logMetaKey(stream))
 	})
 }
 
-// mutateAndSweep applies change to the stream's metadata and deletes the
+// mutateAndSweep applies change to the stream's metadata (change returns
+// the key to sweep from, nil for nothing to sweep) and deletes the
 // first batch of entries it left outside the retained range in the same
 // transaction (so small streams change atomically), then sweeps the rest
 // batch by batch. Each batch re-reads the metadata in its transaction, so a
 // concurrent Append (say, re-creating a deleted stream) makes it retry
 // instead of deleting a live entry.
-func (b *Badger) mutateAndSweep(ctx context.Context, stream string, change func(txn *badger.Txn) error) error {
-	from := logPrefix(stream)
-	var next []byte
+func (b *Badger) mutateAndSweep(ctx context.Context, stream string, change func(txn *badger.Txn) ([]byte, error)) error {
+	var from, next []byte
 	err := b.update(ctx, func(txn *badger.Txn) error {
-		if err := change(txn); err != nil {
+		var err error
+		if from, err = change(txn); err != nil || from == nil {
+			next = nil
 			return err
 		}
-		var err error
 		next, err = sweepBatch(txn, stream, from)
 		return err
 	})
