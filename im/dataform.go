@@ -1,25 +1,14 @@
 package im
 
 // XEP-0004 data forms as used by registration (XEP-0077), ad-hoc commands
-// (XEP-0050) and service administration (XEP-0133): building a form and
-// reading a submitted one. They work on xmlstream.Element directly rather
-// than through mellium.im/xmpp/form, whose types marshal through
-// encoding/xml token streams: the iq payloads here are already parsed trees,
-// the forms are a handful of fields, and a round trip through another XML
-// representation would cost more code than these two helpers.
+// (XEP-0050) and service administration (XEP-0133): thin names over the
+// shared helpers in xmlstream/form.go.
 
 import (
 	"github.com/gavelhq/gavel/xmlstream"
 )
 
-const nsDataForms = "jabber:x:data"
-
-// Limits on what a submitted form may carry, beyond the stream's own
-// stanza size limit: enough for any form defined here.
-const (
-	maxFormFields      = 64
-	maxFormFieldValues = 1024
-)
+const nsDataForms = xmlstream.NSDataForms
 
 // formField describes one <field/> of a form the server presents.
 type formField struct {
@@ -32,45 +21,26 @@ type formField struct {
 // formOption is an <option/> of a list field; an empty Label shows Value.
 type formOption struct{ Label, Value string }
 
+func (f formField) shared() xmlstream.FormField {
+	out := xmlstream.FormField{Var: f.Var, Type: f.Type, Label: f.Label, Required: f.Required, Values: f.Values}
+	for _, o := range f.Options {
+		out.Options = append(out.Options, xmlstream.FormOption(o))
+	}
+	return out
+}
+
 // newForm builds <x xmlns='jabber:x:data' type=typ> with an optional title
 // and instructions, the hidden FORM_TYPE field (when formType is set), and
 // fields.
 func newForm(typ, formType, title, instructions string, fields ...formField) *xmlstream.Element {
-	x := xmlstream.NewElement(nsDataForms, "x", "type", typ)
-	if title != "" {
-		x.Append(xmlstream.NewElement(nsDataForms, "title").AppendText(title))
+	shared := make([]xmlstream.FormField, len(fields))
+	for i, f := range fields {
+		shared[i] = f.shared()
 	}
-	if instructions != "" {
-		x.Append(xmlstream.NewElement(nsDataForms, "instructions").AppendText(instructions))
-	}
-	if formType != "" {
-		x.Append(formFieldElement(formField{Var: "FORM_TYPE", Type: "hidden", Values: []string{formType}}))
-	}
-	for _, f := range fields {
-		x.Append(formFieldElement(f))
-	}
-	return x
+	return xmlstream.NewForm(typ, formType, title, instructions, shared...)
 }
 
-func formFieldElement(f formField) *xmlstream.Element {
-	el := xmlstream.NewElement(nsDataForms, "field", "type", f.Type, "label", f.Label, "var", f.Var)
-	// XEP-0004 §9's schema orders a field's children: desc, required, value, option.
-	if f.Required {
-		el.Append(xmlstream.NewElement(nsDataForms, "required"))
-	}
-	for _, v := range f.Values {
-		el.Append(xmlstream.NewElement(nsDataForms, "value").AppendText(v))
-	}
-	for _, o := range f.Options {
-		label := o.Label
-		if label == "" {
-			label = o.Value
-		}
-		el.Append(xmlstream.NewElement(nsDataForms, "option", "label", label).
-			Append(xmlstream.NewElement(nsDataForms, "value").AppendText(o.Value)))
-	}
-	return el
-}
+func formFieldElement(f formField) *xmlstream.Element { return f.shared().Element() }
 
 // submittedForm is the field values of a submitted form, by var.
 type submittedForm struct {
@@ -82,36 +52,8 @@ type submittedForm struct {
 // treat 'cancel' the same way). It reports false for any other type or a
 // form beyond the limits.
 func parseSubmittedForm(x *xmlstream.Element) (submittedForm, bool) {
-	f := submittedForm{values: map[string][]string{}}
-	if x == nil || x.Name.Space != nsDataForms || x.Name.Local != "x" {
-		return f, false
-	}
-	switch x.Attr("type") {
-	case "submit", "cancel":
-	default:
-		return f, false
-	}
-	fields := x.ChildrenNamed(nsDataForms, "field")
-	if len(fields) > maxFormFields {
-		return f, false
-	}
-	for _, fe := range fields {
-		name := fe.Attr("var")
-		if name == "" {
-			continue
-		}
-		vals := fe.ChildrenNamed(nsDataForms, "value")
-		if len(vals) > maxFormFieldValues {
-			return f, false
-		}
-		for _, v := range vals {
-			f.values[name] = append(f.values[name], v.Text())
-		}
-	}
-	if ft := f.values["FORM_TYPE"]; len(ft) > 0 {
-		f.formType = ft[0]
-	}
-	return f, true
+	f, ok := xmlstream.ParseSubmittedForm(x)
+	return submittedForm{formType: f.FormType, values: f.Values}, ok
 }
 
 // value is the first value of field name ("" if absent).
@@ -125,8 +67,5 @@ func (f submittedForm) value(name string) string {
 // all is every value of field name.
 func (f submittedForm) all(name string) []string { return f.values[name] }
 
-// has reports whether the form carries field name.
-func (f submittedForm) has(name string) bool {
-	_, ok := f.values[name]
-	return ok
-}
+// has reports whether the form carries a value for field name.
+func (f submittedForm) has(name string) bool { return len(f.values[name]) > 0 }

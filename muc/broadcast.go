@@ -1,11 +1,8 @@
 package muc
 
-// Fan-out: a stanza for many occupants is encoded ONCE. Only 'to' differs
-// per recipient, so the encoded bytes are split around where 'to' goes
-// (prefix = the start tag up to its end, suffix = the rest) and each
-// recipient's copy is prefix ‖ its pre-escaped " to='…'" ‖ suffix. All the
-// copies of one broadcast share three allocations (one slab each for the
-// bytes, the Stanza values and their attributes), whatever the room size.
+// Fan-out: a stanza for many occupants is encoded ONCE with
+// xmlstream.Template (see xmlstream/template.go); each session keeps its
+// " to='…'" pre-escaped (session.toAttr), so a copy is three appends.
 //
 // Route never blocks: a local recipient's session queues the bytes on its
 // bounded writer and a reader too slow for its queue is disconnected by c2s,
@@ -17,87 +14,33 @@ import (
 	"github.com/gavelhq/gavel/xmlstream"
 )
 
-// template is an encoded stanza without 'to'.
-type template struct {
-	prefix []byte // up to the end of the start tag's attributes
-	suffix []byte // "/>" or ">…</name>"
-	name   xmlstream.Name
-	attrs  []xmlstream.Attr
-}
+// template is an encoded stanza without 'to', addressed to sessions.
+type template struct{ *xmlstream.Template }
 
 // newTemplate encodes el, which must not carry a 'to' attribute.
-func newTemplate(el *xmlstream.Element) *template {
-	raw := el.AppendXML(nil, xmlstream.NSClient)
-	end := startTagEnd(raw)
-	return &template{prefix: raw[:end], suffix: raw[end:], name: el.Name, attrs: el.Attrs}
+func newTemplate(el *xmlstream.Element) template {
+	return template{xmlstream.NewTemplate(el)}
 }
 
-// startTagEnd is the offset of the "/>" or ">" closing the first start tag.
-// Attribute values are quoted and the encoder escapes '<' and '>' in them,
-// but quotes are honoured anyway.
-func startTagEnd(raw []byte) int {
-	var quote byte
-	for i := 1; i < len(raw); i++ {
-		c := raw[i]
-		switch {
-		case quote != 0:
-			if c == quote {
-				quote = 0
-			}
-		case c == '\'' || c == '"':
-			quote = c
-		case c == '>':
-			if raw[i-1] == '/' {
-				return i - 1
-			}
-			return i
-		}
-	}
-	return len(raw)
+func (s *session) addressee() xmlstream.Addressee {
+	return xmlstream.Addressee{To: s.full, ToAttr: s.toAttr}
 }
 
-// stanza builds the copy for one recipient.
-func (t *template) stanza(s *session) *xmlstream.Stanza {
-	raw := make([]byte, 0, len(t.prefix)+len(s.toAttr)+len(t.suffix))
-	raw = append(append(append(raw, t.prefix...), s.toAttr...), t.suffix...)
-	attrs := make([]xmlstream.Attr, len(t.attrs)+1)
-	copy(attrs, t.attrs)
-	attrs[len(t.attrs)] = xmlstream.Attr{Name: xmlstream.Name{Local: "to"}, Value: s.full}
-	return &xmlstream.Stanza{Raw: raw, Name: t.name, Attrs: attrs, Inherited: xmlstream.NSClient}
-}
+// stanza builds the copy for one session.
+func (t template) stanza(s *session) *xmlstream.Stanza { return t.Stanza(s.addressee()) }
 
 // fanout routes one copy to each session, in order.
-func (t *template) fanout(ctx context.Context, rt Router, to []*session) {
-	if len(to) == 0 {
+func (t template) fanout(ctx context.Context, rt Router, to []*session) {
+	switch len(to) {
+	case 0:
 		return
-	}
-	if len(to) == 1 {
+	case 1:
 		rt.Route(ctx, t.stanza(to[0]))
 		return
 	}
-	size := 0
-	for _, s := range to {
-		size += len(t.prefix) + len(s.toAttr) + len(t.suffix)
-	}
-	buf := make([]byte, 0, size)
-	na := len(t.attrs) + 1
-	attrs := make([]xmlstream.Attr, na*len(to))
-	stanzas := make([]xmlstream.Stanza, len(to))
-	for i, s := range to {
-		start := len(buf)
-		buf = append(append(append(buf, t.prefix...), s.toAttr...), t.suffix...)
-		a := attrs[i*na : (i+1)*na : (i+1)*na]
-		copy(a, t.attrs)
-		a[na-1] = xmlstream.Attr{Name: xmlstream.Name{Local: "to"}, Value: s.full}
-		st := &stanzas[i]
-		// Full slice expressions: no copy can grow into its neighbour.
-		st.Raw = buf[start:len(buf):len(buf)]
-		st.Name = t.name
-		st.Attrs = a
-		st.Inherited = xmlstream.NSClient
-	}
-	for i := range stanzas {
-		rt.Route(ctx, &stanzas[i])
+	copies := t.Copies(len(to), func(i int) xmlstream.Addressee { return to[i].addressee() })
+	for i := range copies {
+		rt.Route(ctx, &copies[i])
 	}
 }
 
