@@ -15,7 +15,7 @@
 # Extra arguments go to `gavel-bench run` after the scenario defaults.
 set -euo pipefail
 
-SCENARIO="${1:?usage: bench/compare.sh S1|S2|S3|S4|S5|S6 [gavel-bench run flags...]}"
+SCENARIO="${1:?usage: bench/compare.sh S1|S2|S3|S4|S5|S6|S7 [gavel-bench run flags...]}"
 shift
 SCENARIO="$(echo "$SCENARIO" | tr a-z A-Z)"
 
@@ -47,7 +47,11 @@ case "$SCENARIO" in
 	S4) USERS="${USERS:-1000}"; DEFAULTS=(-concurrency 32 -max-runtime 20m) ;;
 	S5) USERS="${USERS:-10000}"; DEFAULTS=(-concurrency 32 -max-runtime 40m) ;;
 	S6) USERS="${USERS:-1000}"; DEFAULTS=(-concurrency 32 -max-runtime 20m) ;;
-	*) echo "compare.sh: unknown scenario $SCENARIO (S1-S6)" >&2; exit 2 ;;
+	# Pubsub: USERS subscriber sessions; the tool's defaults are the first
+	# shape of issue 6 (1 node x 1,000 subscribers, 50 publishes/s); the
+	# second: TAG=5k bash bench/compare.sh S7 -nodes 5000 -subs-per-node 10 -rate 2000
+	S7) USERS="${USERS:-1000}"; DEFAULTS=(-concurrency 32 -max-runtime 20m) ;;
+	*) echo "compare.sh: unknown scenario $SCENARIO (S1-S7)" >&2; exit 2 ;;
 esac
 
 # Gavel settings that differ from its defaults, per scenario (GAVEL_YAML

@@ -3,7 +3,8 @@
 #
 #   interop/run.sh                 # every script
 #   interop/run.sh xmppjs          # only the named scripts (slixmpp_im go_sendxmpp xmppjs xmppjs_sm register adhoc
-#                                  #   slixmpp_carbons_mam slixmpp_blocking slixmpp_muc aioxmpp_muc)
+#                                  #   slixmpp_carbons_mam slixmpp_blocking slixmpp_muc aioxmpp_muc
+#                                  #   slixmpp_pubsub aioxmpp_pubsub)
 #
 # Builds bin/gavel only when it is missing. Picks free loopback ports, creates
 # the accounts in a temp data dir, starts the server, waits for its ports, runs
@@ -22,6 +23,7 @@
 #                           alice bob carol dave eve must exist (e.g. the Prosody peer)
 #   INTEROP_GAVEL=PATH      the Gavel binary to run (default bin/gavel)
 #   INTEROP_MUC_DOMAIN      the MUC service the *_muc scripts use (default conference.<domain>)
+#   INTEROP_PUBSUB_DOMAIN   the pubsub service the *_pubsub scripts use (default pubsub.<domain>)
 #   INTEROP_MECH_A/_B       SASL mechanisms slixmpp_im forces (default SCRAM-SHA-256 / SCRAM-SHA-1)
 set -euo pipefail
 
@@ -33,7 +35,7 @@ PY=/usr/bin/python3
 SCRIPT_TIMEOUT="${INTEROP_SCRIPT_TIMEOUT:-180}"
 STEP_TIMEOUT="${INTEROP_TIMEOUT:-10}"
 ACCOUNTS="alice bob carol dave eve admin"
-ALL_SCRIPTS="slixmpp_im go_sendxmpp xmppjs xmppjs_sm register adhoc slixmpp_carbons_mam slixmpp_blocking slixmpp_muc aioxmpp_muc"
+ALL_SCRIPTS="slixmpp_im go_sendxmpp xmppjs xmppjs_sm register adhoc slixmpp_carbons_mam slixmpp_blocking slixmpp_muc aioxmpp_muc slixmpp_pubsub aioxmpp_pubsub"
 
 SERVER_PID=""
 WORK=""
@@ -203,6 +205,14 @@ command_for() {
 	aioxmpp_muc)
 		"$PY" -c 'import slixmpp, aioxmpp' 2>/dev/null || { echo "python3-slixmpp/python3-aioxmpp missing (apt-get install -y python3-slixmpp python3-aioxmpp)" >"$WORK/why"; return 1; }
 		cmd=("$PY" "$HERE/aioxmpp_muc.py" "${common[@]}" --muc-domain "${INTEROP_MUC_DOMAIN:-conference.$DOMAIN}")
+		;;
+	slixmpp_pubsub)
+		"$PY" -c 'import slixmpp' 2>/dev/null || { echo "python3-slixmpp missing (apt-get install -y python3-slixmpp)" >"$WORK/why"; return 1; }
+		cmd=("$PY" "$HERE/slixmpp_pubsub.py" "${common[@]}" --pubsub-domain "${INTEROP_PUBSUB_DOMAIN:-pubsub.$DOMAIN}")
+		;;
+	aioxmpp_pubsub)
+		"$PY" -c 'import slixmpp, aioxmpp' 2>/dev/null || { echo "python3-slixmpp/python3-aioxmpp missing (apt-get install -y python3-slixmpp python3-aioxmpp)" >"$WORK/why"; return 1; }
+		cmd=("$PY" "$HERE/aioxmpp_pubsub.py" "${common[@]}" --pubsub-domain "${INTEROP_PUBSUB_DOMAIN:-pubsub.$DOMAIN}")
 		;;
 	esac
 }

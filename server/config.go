@@ -206,7 +206,7 @@ type PubSubConfig struct {
 	// DefaultNode is the configuration new nodes start with.
 	DefaultNode NodeDefaults `yaml:"default_node"`
 	// API enables the HTTP publish API (POST/GET /api/pubsub/...,
-	// docs/pubsub.md); tokens are made with `gavel token`.
+	// docs/pubsub-api.md); tokens are made with `gavel token`.
 	API bool `yaml:"api"`
 }
 

@@ -23,6 +23,7 @@ import (
 	"github.com/gavelhq/gavel/data"
 	"github.com/gavelhq/gavel/im"
 	"github.com/gavelhq/gavel/muc"
+	"github.com/gavelhq/gavel/pubsub"
 	"github.com/gavelhq/gavel/router"
 	"github.com/gavelhq/gavel/s2s"
 	"github.com/gavelhq/gavel/webui"
@@ -58,6 +59,7 @@ type Server struct {
 	Router   *router.Router
 	IM       *im.Server
 	muc      *muc.Service
+	pubsub   *pubsub.Service
 
 	tls   *tls.Config
 	pprof *http.Server
@@ -269,6 +271,7 @@ func (s *Server) listen() error {
 				Metrics:   metrics,
 				WebSocket: s.c2s.WebSocketHandler(),
 				Health:    s.health,
+				PubSubAPI: s.pubsubAPI(),
 			}),
 			ReadHeaderTimeout: 10 * time.Second,
 			IdleTimeout:       2 * time.Minute,

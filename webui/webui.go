@@ -30,6 +30,8 @@ type Options struct {
 	// Health reports whether the server can serve; a non-nil error makes
 	// /healthz answer 503 with the error text.
 	Health func(ctx context.Context) error
+	// PubSubAPI serves the HTTP publish API at PubSubAPIPath (NewPubSubAPI).
+	PubSubAPI http.Handler
 }
 
 // New returns the HTTP handler.
@@ -45,6 +47,9 @@ func New(o Options) http.Handler {
 		r.Get("/healthz", healthz(o.Health))
 		if o.Metrics != nil {
 			r.Handle("/metrics", o.Metrics)
+		}
+		if o.PubSubAPI != nil {
+			r.Mount(PubSubAPIPath, o.PubSubAPI)
 		}
 	})
 	return r

@@ -26,7 +26,8 @@ import (
 
 const usage = `Usage:
   gavel-bench run [flags] [SCENARIO]     run a scenario (S1 idle sessions, S2 login storm, S3 one-to-one chat,
-                                         S4 auction room, S5 silent watchers, S6 MUC join storm)
+                                         S4 auction room, S5 silent watchers, S6 MUC join storm,
+                                         S7 pubsub fan-out)
   gavel-bench prepare [flags]            create benchmark accounts in a stopped Gavel's data directory
   gavel-bench compare [flags] FILE...    side-by-side table from JSON result lines
   gavel-bench quiet [flags]              wait until the host's CPU is idle enough to measure

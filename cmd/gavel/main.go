@@ -2,6 +2,7 @@
 //
 //	gavel serve [--dev] [--config FILE] [--data DIR] [--domain D] [listener flags]
 //	gavel user add|delete|passwd|list ...
+//	gavel token add|list|revoke ...
 //	gavel backup FILE
 //	gavel restore FILE
 //	gavel version
@@ -43,12 +44,14 @@ Usage:
                                         set an account's password
   gavel user delete NAME                delete an account and its data
   gavel user list                       list the accounts of the domain
+  gavel token add JID [--label L] | list | revoke HASH-PREFIX
+                                        HTTP publish API tokens (docs/pubsub-api.md)
   gavel backup FILE                     write a full backup of the database ("-": stdout)
   gavel restore FILE                    load a backup into an empty data directory
   gavel version                         print the version
 
 NAME is a localpart (alice) or a bare JID (alice@example.org).
-user, backup and restore open the data directory directly: stop the server first.
+user, token, backup and restore open the data directory directly: stop the server first.
 
 Common flags (each also read from the environment variable in brackets):
   --config FILE      configuration file [GAVEL_CONFIG]
@@ -93,6 +96,8 @@ func run(ctx context.Context, args []string, e env, stopSignals func()) int {
 		return cmdServe(ctx, rest, e, stopSignals)
 	case "user":
 		return cmdUser(ctx, rest, e)
+	case "token":
+		return cmdToken(ctx, rest, e)
 	case "backup":
 		return cmdBackup(ctx, rest, e)
 	case "restore":

@@ -79,6 +79,13 @@ type Config struct {
 	Settle            time.Duration // bound on waiting for the join traffic to end
 	JoinWindow        time.Duration // S6: the joins are spread over this
 
+	// S7 (pubsub): Nodes nodes with SubsPerNode subscribers each, on
+	// PubSubService ("" finds it by disco#items). Rate, Duration, Drain and
+	// BodyBytes apply to publishes; Senders is the number of publishers.
+	PubSubService string
+	Nodes         int
+	SubsPerNode   int
+
 	JSONFile string // also append the JSON line here
 }
 
@@ -95,6 +102,7 @@ func Defaults() Config {
 		Senders: 64, NoStore: true,
 		Bidders: 50, StallAfter: 5 * time.Second, Stall: 30 * time.Second, SlowRcvBuf: 16 << 10,
 		Settle: time.Minute, JoinWindow: 10 * time.Second,
+		Nodes: 1, SubsPerNode: 1000,
 	}
 }
 
@@ -141,6 +149,9 @@ func (c *Config) FlagSet(name string, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&c.PresenceBroadcast, "presence-broadcast", c.PresenceBroadcast, "S4-S6: roles whose presence the room broadcasts, comma-separated (default: the server's)")
 	fs.DurationVar(&c.Settle, "settle", c.Settle, "S4-S6: longest wait for the join traffic to end")
 	fs.DurationVar(&c.JoinWindow, "join-window", c.JoinWindow, "S6: spread the joins over this span")
+	fs.StringVar(&c.PubSubService, "pubsub-service", c.PubSubService, "S7: pubsub service `domain` (default: found by disco#items, else pubsub.DOMAIN)")
+	fs.IntVar(&c.Nodes, "nodes", c.Nodes, "S7: pubsub nodes")
+	fs.IntVar(&c.SubsPerNode, "subs-per-node", c.SubsPerNode, "S7: subscribers of each node (spread over the -users sessions)")
 	fs.StringVar(&c.JSONFile, "json", c.JSONFile, "append the JSON result line to this `file` too")
 	return fs
 }

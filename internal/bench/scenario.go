@@ -35,6 +35,7 @@ var scenarios = map[string]scenario{
 	"S4": s4Auction,
 	"S5": s5Watchers,
 	"S6": s6JoinStorm,
+	"S7": s7PubSub,
 }
 
 // ScenarioNames lists the scenarios, sorted.
