@@ -167,7 +167,7 @@ func (s *Server) SessionEnded(ctx context.Context, sess router.Session, last rou
 
 // HandleStanza implements router.Handler for the local domains.
 func (s *Server) HandleStanza(ctx context.Context, st *xmlstream.Stanza) {
-	to, err := jid.Parse(st.To())
+	to, err := s.router.ParseJID(st.To())
 	if err != nil {
 		s.bounce(ctx, st, xmlstream.JIDMalformed())
 		return

@@ -110,6 +110,7 @@ type Router struct {
 	policy   ConflictPolicy
 	maxRes   int
 	sessions atomic.Int64
+	jids     *jidCache
 
 	mu      sync.RWMutex
 	domains map[string]Handler
@@ -126,7 +127,7 @@ type Options struct {
 
 // New returns an empty router.
 func New(o Options) *Router {
-	r := &Router{seed: maphash.MakeSeed(), policy: o.Conflict, maxRes: o.MaxResources,
+	r := &Router{seed: maphash.MakeSeed(), policy: o.Conflict, maxRes: o.MaxResources, jids: newJIDCache(),
 		domains: map[string]Handler{}, locals: map[string]bool{}}
 	for i := range r.shards {
 		r.shards[i].users = map[string]*user{}
@@ -176,7 +177,7 @@ func (r *Router) Route(ctx context.Context, st *xmlstream.Stanza) {
 	to := st.To()
 	domain := to
 	if to != "" {
-		j, err := jid.Parse(to)
+		j, err := r.ParseJID(to)
 		if err != nil {
 			r.Bounce(ctx, st, xmlstream.JIDMalformed())
 			return
