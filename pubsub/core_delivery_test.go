@@ -6,6 +6,7 @@ package pubsub
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	"mellium.im/xmpp/jid"
@@ -96,6 +97,35 @@ func TestShowValuesFilter(t *testing.T) {
 	e.svc.Available(bgCtx, jidOf("romeo@example.com/desk"), "dnd")
 	if got := e.publishTo("p"); !slices.Equal(got, []string{"romeo@example.com/desk"}) {
 		t.Fatalf("dnd: recipients = %v", got)
+	}
+}
+
+// A JID with a show-filtered subscription and an unfiltered one gets
+// notifications through the unfiltered one whatever its presence.
+func TestShowFilteredBesideUnfiltered(t *testing.T) {
+	e := newCoreEnv(t, nil)
+	// No last item on presence: Available must not add events of its own.
+	e.createNode("juliet@example.com", "n", func(c *Config) { c.SendLastPublishedItem = SendLastNever })
+	romeo := jidOf("romeo@example.com")
+	_, err := e.svc.Subscribe(bgCtx, coreHost, romeo, "n", romeo, map[string][]string{"pubsub#show-values": {"chat"}})
+	mustOK(t, err)
+	_, err = e.svc.Subscribe(bgCtx, coreHost, romeo, "n", romeo, map[string][]string{"pubsub#include_body": {"1"}})
+	mustOK(t, err)
+	// One delivery, for the unfiltered subscription only (its SubID).
+	one := func(got []string) bool {
+		return len(got) == 1 && strings.HasPrefix(got[0], "romeo@example.com[") && !strings.Contains(got[0], ",")
+	}
+	if got := e.publishTo("n"); !one(got) {
+		t.Fatalf("offline: recipients = %v", got)
+	}
+	e.rel.online("romeo@example.com/phone")
+	e.svc.Available(bgCtx, jidOf("romeo@example.com/phone"), "away")
+	if got := e.publishTo("n"); !one(got) {
+		t.Fatalf("away: recipients = %v", got)
+	}
+	e.svc.Available(bgCtx, jidOf("romeo@example.com/phone"), "chat")
+	if got := e.publishTo("n"); len(got) != 1 || !strings.Contains(got[0], ",") {
+		t.Fatalf("chat: both subscriptions expected: %v", got)
 	}
 }
 

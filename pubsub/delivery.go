@@ -296,6 +296,16 @@ func (n *nodeState) resolve(res *resolution, addr jid.JID, subs []*Subscription)
 		return
 	}
 	sessions := n.svc.sessions(addr.Bare())
+	if addr.Resourcepart() != "" {
+		// A full-JID subscription only looks at that session.
+		kept := sessions[:0:0]
+		for _, se := range sessions {
+			if se.full.Equal(addr) {
+				kept = append(kept, se)
+			}
+		}
+		sessions = kept
+	}
 	matching := func(show string) []*Subscription {
 		var m []*Subscription
 		for _, s := range subs {
@@ -305,18 +315,8 @@ func (n *nodeState) resolve(res *resolution, addr jid.JID, subs []*Subscription)
 		}
 		return m
 	}
-	if addr.Resourcepart() != "" {
-		for _, se := range sessions {
-			if se.full.Equal(addr) {
-				if m := matching(se.show); len(m) > 0 {
-					res.add(addr, m, len(subs))
-				}
-				return
-			}
-		}
-		return // not available: presence-based or show-filtered, nothing goes
-	}
-	if presenceBased {
+	if presenceBased && addr.Resourcepart() == "" {
+		// To each available session whose show passes.
 		for _, se := range sessions {
 			if m := matching(se.show); len(m) > 0 {
 				res.add(se.full, m, len(subs))
@@ -324,9 +324,17 @@ func (n *nodeState) resolve(res *resolution, addr jid.JID, subs []*Subscription)
 		}
 		return
 	}
-	// Show-filtered bare subscription: to the bare JID, if a session's
-	// show passes.
+	// To addr itself: unfiltered subscriptions always (unless presence
+	// based and addr is away), show-filtered ones when a session's show
+	// passes.
 	var union []*Subscription
+	if !presenceBased {
+		for _, s := range subs {
+			if !showFilter(&s.Options) {
+				union = append(union, s)
+			}
+		}
+	}
 	for _, se := range sessions {
 		for _, s := range matching(se.show) {
 			if !slices.Contains(union, s) {
