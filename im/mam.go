@@ -109,6 +109,14 @@ func mayHaveStanzaID(raw []byte) bool {
 	return bytes.Contains(raw, []byte(nsStanzaID)) || bytes.Contains(raw, []byte("&#"))
 }
 
+// mayBeArchivable is a cheap pre-check for archivable: without the word
+// "body" (an element name cannot be spelled with character references) or
+// the hints namespace (mayHaveStanzaID already catches "&#"), a message has
+// neither a body nor a <store/> hint.
+func mayBeArchivable(raw []byte) bool {
+	return bytes.Contains(raw, []byte("body")) || bytes.Contains(raw, []byte(nsHints))
+}
+
 // withoutOwnStanzaIDs removes the direct <stanza-id/> children whose 'by'
 // is owner (XEP-0359 §4 rule 2). It returns st unchanged when there is none.
 func withoutOwnStanzaIDs(st *xmlstream.Stanza, el *xmlstream.Element, owner jid.JID) *xmlstream.Stanza {
@@ -237,6 +245,11 @@ func (s *Server) archiveInbound(ctx context.Context, to jid.JID, st *xmlstream.S
 		// The hot fan-out path: no parse. Groupchat is never archived
 		// here; a service of this server (MUC) drops client-supplied
 		// stanza-ids, so its copies carry no id forged in our users' names.
+		return st, false
+	}
+	if !mayHaveStanzaID(st.Raw) && !mayBeArchivable(st.Raw) {
+		// Nothing to strip and nothing to archive (pubsub notifications,
+		// chat states...): no parse either.
 		return st, false
 	}
 	el, err := st.Element()

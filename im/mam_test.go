@@ -482,3 +482,16 @@ func TestGroupchatForgedStanzaIDs(t *testing.T) {
 		t.Fatal("fromLocalService misclassifies")
 	}
 }
+
+func TestMayBeArchivable(t *testing.T) {
+	for raw, want := range map[string]bool{
+		"<message><body>hi</body></message>":                                                          true,
+		"<message type='headline'><store xmlns='urn:xmpp:hints'/><event/></message>":                  true,
+		"<message><active xmlns='http://jabber.org/protocol/chatstates'/></message>":                  false,
+		"<message type='headline'><event xmlns='http://jabber.org/protocol/pubsub#event'/></message>": false,
+	} {
+		if got := mayBeArchivable([]byte(raw)); got != want {
+			t.Errorf("%s: got %v, want %v", raw, got, want)
+		}
+	}
+}

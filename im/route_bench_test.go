@@ -62,3 +62,24 @@ func BenchmarkGroupchatCopy(b *testing.B) {
 		f.router.Route(ctx, &xmlstream.Stanza{Raw: st.Raw, Name: st.Name, Attrs: st.Attrs, Inherited: st.Inherited})
 	}
 }
+
+// BenchmarkNotificationCopy is one fanned-out pubsub notification (a
+// headline without body) reaching a local session: no parse on the way.
+func BenchmarkNotificationCopy(b *testing.B) {
+	f := newIMFixture(&testing.T{})
+	f.account("bob")
+	f.router.HandleDomain("pubsub.example.com", router.HandlerFunc(func(context.Context, *xmlstream.Stanza) {}), false)
+	bob := &nullSession{fakeSession: *newFakeSession("bob@example.com/b")}
+	if _, err := f.router.Bind(bob, bob.JID().Bare(), "b"); err != nil {
+		b.Fatal(err)
+	}
+	st := mustStanza(&testing.T{}, "<message from='pubsub.example.com' to='bob@example.com/b' type='headline' id='e1'>"+
+		"<event xmlns='http://jabber.org/protocol/pubsub#event'><items node='lot7'><item id='i1' publisher='auction.example.com'>"+
+		"<bid xmlns='urn:gavel:auction:0' amount='1200' currency='EUR'/></item></items></event></message>")
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		f.router.Route(ctx, &xmlstream.Stanza{Raw: st.Raw, Name: st.Name, Attrs: st.Attrs, Inherited: st.Inherited})
+	}
+}
