@@ -251,16 +251,30 @@ func (b *Badger) mutateAndSweep(ctx context.Context, stream string, change func(
 		next, err = sweepBatch(txn, stream, from)
 		return err
 	})
-	for err == nil && next != nil {
+	if err != nil || next == nil {
+		return wrapBadger(err)
+	}
+	return b.sweep(ctx, stream, next)
+}
+
+// sweep deletes, batch by batch from key 'from', the stream's entries
+// outside its retained range.
+func (b *Badger) sweep(ctx context.Context, stream string, from []byte) error {
+	var err error
+	for from != nil {
 		if err = ctx.Err(); err != nil {
 			break
 		}
-		from = next
+		var next []byte
 		err = b.update(ctx, func(txn *badger.Txn) error {
 			var err error
-			next, err = sweepBatch(txn, stream, from)
+			next, err = sweepBatch(txn, stream, from) // a retried attempt starts over from 'from'
 			return err
 		})
+		if err != nil {
+			break
+		}
+		from = next
 	}
 	return wrapBadger(err)
 }

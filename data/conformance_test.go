@@ -46,6 +46,8 @@ func testStoreConformance(t *testing.T, open func(t *testing.T) Store) {
 		{"ConcurrentAppendAnySeq", confConcurrentAppendAny},
 		{"CancelledContext", confCancelled},
 		{"ClosedStore", confClosed},
+		{"Apply", confApply},
+		{"ApplyTooLarge", confApplyTooLarge},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -25,6 +25,7 @@ const (
 	OpTruncate      = "truncate"
 	OpDeleteStream  = "delete_stream"
 	OpSync          = "sync"
+	OpApply         = "apply"
 )
 
 // Instrument wraps s so that every operation reports its name, duration in
@@ -107,6 +108,13 @@ func (m *instrumented) AppendBatch(ctx context.Context, stream string, ds [][]by
 	seq, err := m.s.AppendBatch(ctx, stream, ds, expectLastSeq)
 	m.done(OpAppendBatch, start, err)
 	return seq, err
+}
+
+func (m *instrumented) Apply(ctx context.Context, b *Batch) ([]uint64, error) {
+	start := time.Now()
+	seqs, err := m.s.Apply(ctx, b)
+	m.done(OpApply, start, err)
+	return seqs, err
 }
 
 func (m *instrumented) Read(ctx context.Context, stream string, fromSeq uint64, limit int) ([]Entry, error) {

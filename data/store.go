@@ -93,6 +93,7 @@ type Logs interface {
 type Store interface {
 	KV
 	Logs
+	Applier
 	// Sync makes every acknowledged write durable (used on shutdown; writes
 	// are already durable when they return if the store syncs writes).
 	Sync() error
