@@ -122,38 +122,114 @@ func (l *itemLog) stale() int {
 
 // Put stores it (replacing an item with the same id); durable on return.
 func (l *itemLog) Put(ctx context.Context, it Item) (replaced bool, err error) {
+	replaced, _, err = l.PutTrim(ctx, it, -1)
+	return replaced, err
+}
+
+// PutTrim stores it and, when the node then holds more than max live
+// items (max < 0: no bound), removes the oldest beyond max — in one
+// atomic, durable write: the entry, its index key, the index keys of the
+// items pushed out and the truncation behind them. It returns whether it
+// replaced an item and the ids pushed out, oldest first.
+func (l *itemLog) PutTrim(ctx context.Context, it Item, max int) (replaced bool, dropped []string, err error) {
 	if it.ID == "" || len(it.ID) > maxItemIDLen {
-		return false, &Error{Cond: "not-acceptable", Type: "modify", Text: "invalid item id"}
+		return false, nil, &Error{Cond: "not-acceptable", Type: "modify", Text: "invalid item id"}
 	}
-	_, replaced, err = l.lookup(ctx, it.ID)
-	if err != nil {
-		return false, err
-	}
-	seq, err := l.store.Append(ctx, l.stream, encodeItem(it), l.last)
-	if errors.Is(err, data.ErrSequence) {
-		// Someone else wrote the stream (an actor of a previous life?):
-		// re-read the state and try once more.
-		if err = l.load(ctx); err != nil {
-			return false, err
+	entry := encodeItem(it)
+	for attempt := 0; ; attempt++ {
+		var head uint64
+		_, replaced, err = l.lookup(ctx, it.ID)
+		if err == nil {
+			dropped, head, err = l.planTrim(ctx, it.ID, replaced, max)
 		}
-		if _, replaced, err = l.lookup(ctx, it.ID); err != nil {
-			return false, err
+		if err != nil {
+			return false, nil, err
 		}
-		seq, err = l.store.Append(ctx, l.stream, encodeItem(it), l.last)
+		var b data.Batch
+		b.Append(l.stream, entry, l.last)
+		seq := l.last + 1
+		b.Put(data.PubSubItemKey(l.host, l.node, it.ID), binary.BigEndian.AppendUint64(nil, seq))
+		for _, id := range dropped {
+			b.Delete(data.PubSubItemKey(l.host, l.node, id))
+		}
+		if head > l.first {
+			b.Truncate(l.stream, head)
+		}
+		_, err = l.store.Apply(ctx, &b)
+		if errors.Is(err, data.ErrSequence) && attempt == 0 {
+			// Someone else wrote the stream (an actor of a previous
+			// life?): re-read the state and try once more.
+			if err = l.load(ctx); err != nil {
+				return false, nil, err
+			}
+			continue
+		}
+		if err != nil {
+			return false, nil, fmt.Errorf("pubsub: storing item: %w", err)
+		}
+		l.last = seq
+		l.setIndex(it.ID, seq)
+		if !replaced {
+			l.count++
+		}
+		for _, id := range dropped {
+			l.dropIndex(id)
+			l.count--
+		}
+		if head > l.first {
+			l.first = head
+		}
+		// A failed compaction leaves a consistent log; the next write retries.
+		_ = l.maybeCompact(ctx)
+		return replaced, dropped, nil
 	}
-	if err != nil {
-		return false, fmt.Errorf("pubsub: storing item: %w", err)
-	}
-	l.last = seq
-	if err := l.point(ctx, it.ID, seq); err != nil {
-		return false, err
-	}
+}
+
+// planTrim finds the oldest live items to push out so that, with the item
+// id being published (replacing one when replaced), at most max stay, and
+// the sequence the log can then be truncated to (0: none). The item being
+// replaced is skipped: its old entry goes stale anyway.
+func (l *itemLog) planTrim(ctx context.Context, id string, replaced bool, max int) (dropped []string, head uint64, err error) {
+	count := l.count
 	if !replaced {
-		l.count++
+		count++
 	}
-	// A failed compaction leaves a consistent log; the next write retries.
-	_ = l.maybeCompact(ctx)
-	return replaced, nil
+	if max < 0 || count <= max {
+		return nil, 0, nil
+	}
+	excess := count - max
+	head = l.last + 1 // the new entry, when every older one goes
+	err = l.walk(ctx, l.first, 0, true, min(excess+1, readBatchMax), func(e data.Entry, eid string) (bool, error) {
+		if eid == id {
+			return true, nil
+		}
+		if excess == 0 {
+			head = e.Seq
+			return false, nil
+		}
+		dropped = append(dropped, eid)
+		excess--
+		return true, nil
+	})
+	// With max 0 the new item is left over: it stays (a node that stores
+	// items keeps at least the last one).
+	return dropped, head, err
+}
+
+// setIndex and dropIndex keep the in-memory index in step with the KV.
+func (l *itemLog) setIndex(id string, seq uint64) {
+	if l.index != nil {
+		l.index[id] = seq
+		if len(l.index) > smallIndexMax {
+			l.index = nil
+		}
+	}
+}
+
+func (l *itemLog) dropIndex(id string) {
+	if l.index != nil {
+		delete(l.index, id)
+	}
 }
 
 // point makes the index map id to seq.
@@ -161,12 +237,7 @@ func (l *itemLog) point(ctx context.Context, id string, seq uint64) error {
 	if _, err := l.store.Put(ctx, data.PubSubItemKey(l.host, l.node, id), binary.BigEndian.AppendUint64(nil, seq)); err != nil {
 		return fmt.Errorf("pubsub: indexing item: %w", err)
 	}
-	if l.index != nil {
-		l.index[id] = seq
-		if len(l.index) > smallIndexMax {
-			l.index = nil
-		}
-	}
+	l.setIndex(id, seq)
 	return nil
 }
 
@@ -175,9 +246,7 @@ func (l *itemLog) unpoint(ctx context.Context, id string) error {
 	if err := l.store.Delete(ctx, data.PubSubItemKey(l.host, l.node, id)); err != nil {
 		return fmt.Errorf("pubsub: removing item: %w", err)
 	}
-	if l.index != nil {
-		delete(l.index, id)
-	}
+	l.dropIndex(id)
 	return nil
 }
 

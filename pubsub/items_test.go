@@ -662,3 +662,86 @@ func TestItemCodecRejectsCorruptEntries(t *testing.T) {
 		t.Fatal("an unknown format decoded")
 	}
 }
+
+// writeCountingStore counts the durable writes an operation costs.
+type writeCountingStore struct {
+	data.Store
+	writes int
+}
+
+func (c *writeCountingStore) Apply(ctx context.Context, b *data.Batch) ([]uint64, error) {
+	c.writes++
+	return c.Store.Apply(ctx, b)
+}
+
+func (c *writeCountingStore) Put(ctx context.Context, k, v []byte) (uint64, error) {
+	c.writes++
+	return c.Store.Put(ctx, k, v)
+}
+
+func (c *writeCountingStore) Delete(ctx context.Context, k []byte) error {
+	c.writes++
+	return c.Store.Delete(ctx, k)
+}
+
+func (c *writeCountingStore) Append(ctx context.Context, s string, d []byte, e uint64) (uint64, error) {
+	c.writes++
+	return c.Store.Append(ctx, s, d, e)
+}
+
+func (c *writeCountingStore) Truncate(ctx context.Context, s string, before uint64) error {
+	c.writes++
+	return c.Store.Truncate(ctx, s, before)
+}
+
+// PutTrim stores the item and pushes the oldest out in one durable write;
+// a replaced item moves to the newest place and is never pushed out by its
+// own republish.
+func TestItemPutTrim(t *testing.T) {
+	ctx := context.Background()
+	cs := &writeCountingStore{Store: openTestStore(t, false)}
+	l := openTestLog(t, cs)
+	for _, id := range []string{"a", "b", "c"} {
+		mustPut(t, l, testItem(id, 1))
+	}
+	cs.writes = 0
+	_, dropped, err := l.PutTrim(ctx, testItem("d", 1), 3)
+	if err != nil || !slices.Equal(dropped, []string{"a"}) {
+		t.Fatalf("PutTrim d = %v, %v; want [a]", dropped, err)
+	}
+	if cs.writes != 1 {
+		t.Fatalf("PutTrim cost %d durable writes, want 1", cs.writes)
+	}
+	replaced, dropped, err := l.PutTrim(ctx, testItem("b", 2), 3)
+	if err != nil || !replaced || len(dropped) != 0 {
+		t.Fatalf("republishing b = %v, %v, %v; want replaced, nothing pushed out", replaced, dropped, err)
+	}
+	if _, dropped, err = l.PutTrim(ctx, testItem("e", 1), 3); err != nil || !slices.Equal(dropped, []string{"c"}) {
+		t.Fatalf("PutTrim e = %v, %v; want [c]", dropped, err)
+	}
+	items, err := l.Latest(ctx, 0)
+	if err != nil || !slices.Equal(idsOf(items), []string{"e", "b", "d"}) {
+		t.Fatalf("Latest = %v, %v; want [e b d]", idsOf(items), err)
+	}
+	if l.Count() != 3 {
+		t.Fatalf("Count = %d", l.Count())
+	}
+	// The log was truncated behind the oldest live item, and a reopened
+	// log agrees with this one.
+	last, first, err := cs.Store.Last(ctx, l.stream)
+	if err != nil || first != l.first || last != l.last {
+		t.Fatalf("store range [%d,%d], log thinks [%d,%d]", first, last, l.first, l.last)
+	}
+	again := openTestLog(t, cs.Store)
+	got, err := again.Latest(ctx, 0)
+	if err != nil || !slices.Equal(idsOf(got), []string{"e", "b", "d"}) || again.Count() != 3 {
+		t.Fatalf("reopened: %v (count %d), %v", idsOf(got), again.Count(), err)
+	}
+	// max 0 keeps the newest item only.
+	if _, dropped, err = l.PutTrim(ctx, testItem("f", 1), 0); err != nil || !slices.Equal(dropped, []string{"d", "b", "e"}) {
+		t.Fatalf("PutTrim max 0 = %v, %v", dropped, err)
+	}
+	if items, _ := l.Latest(ctx, 0); !slices.Equal(idsOf(items), []string{"f"}) {
+		t.Fatalf("after max 0: %v", idsOf(items))
+	}
+}

@@ -80,7 +80,10 @@ func (n *nodeState) publish(actor jid.JID, items []Item, opts *PublishOptions) (
 			return nil, errInternal("opening the item log failed")
 		}
 		for _, it := range published {
-			if _, err := l.Put(n.ctx, it); err != nil {
+			// One durable write: the item, and the oldest items it
+			// pushes out beyond max_items.
+			_, dropped, err := l.PutTrim(n.ctx, it, n.maxItems())
+			if err != nil {
 				n.lastKnown = false
 				if e, ok := err.(*Error); ok {
 					return nil, e
@@ -88,9 +91,7 @@ func (n *nodeState) publish(actor jid.JID, items []Item, opts *PublishOptions) (
 				n.log.Error("pubsub: storing item failed", "err", err)
 				return nil, errInternal("storing the item failed")
 			}
-		}
-		if err := n.trim(); err != nil {
-			n.log.Error("pubsub: trimming items failed", "err", err)
+			n.forgetLast(dropped)
 		}
 		n.noteItemTime(now)
 	}
