@@ -51,6 +51,8 @@ package data
 //	                                 node's item log (8-byte big-endian)
 //	pubsub/token/<SHA-256 of token, hex>
 //	                        webui    an HTTP publish API token: who it acts as
+//	caps/<hash>/<ver>       caps     a verified XEP-0115 verification string:
+//	                                 the features it stands for (JSON)
 //	--- reserved for packages that come later (add a row and a helper here) ---
 //	auction/...             auction  lot configurations, state snapshots
 //
@@ -250,6 +252,13 @@ func PubSubTokenKey(tokenHash string) []byte { return []byte("pubsub/token/" + t
 
 // PubSubTokenPrefix is the prefix of every HTTP API token.
 func PubSubTokenPrefix() []byte { return []byte("pubsub/token/") }
+
+// CapsKey is the KV key of a verified XEP-0115 ver computed with hash (an
+// IANA hash name such as "sha-1"; a ver is base64, so it contains no NUL).
+func CapsKey(hash, ver string) []byte { return []byte("caps/" + hash + "/" + ver) }
+
+// CapsPrefix is the prefix of every verified caps entry.
+func CapsPrefix() []byte { return []byte("caps/") }
 
 // Physical namespaces.
 const (

@@ -20,9 +20,12 @@ func (s *Server) toBare(ctx context.Context, to jid.JID, st *xmlstream.Stanza) {
 		s.messageToBare(ctx, to, st)
 	case xmlstream.KindPresence:
 		s.presenceToBare(ctx, to, st)
+	case xmlstream.KindIQ:
+		// An iq result or error to a bare JID answers an iq the server sent
+		// on the account's behalf (SendIQ), or nothing: then it is consumed
+		// (RFC 6120 §8.2.3).
+		s.iqAnswer(st)
 	}
-	// An iq result or error to a bare JID answers nothing the server sent on
-	// the account's behalf: it is consumed (RFC 6120 §8.2.3).
 }
 
 // messageToBare applies §8.5.2.1.1 (some resource available) and
@@ -99,6 +102,9 @@ func (s *Server) presenceToBare(ctx context.Context, to jid.JID, st *xmlstream.S
 		// To all available resources, 'to' left as the bare JID; ignored
 		// when there are none (and for no such user, §8.5.1).
 		s.deliverToAvailable(to.String(), st)
+		if typ != "error" {
+			s.contactPresence(ctx, to, st)
+		}
 	}
 	// Unknown presence types from another server are dropped.
 }

@@ -12,8 +12,10 @@ package im
 // account/registered (account/anonymous on the anonymous domain) only to the
 // account itself, the server, and entities allowed to see its presence;
 // everyone else gets <service-unavailable/>, the same answer as for an
-// account that does not exist. disco#items never lists resources, so it is
-// an empty result for every requester.
+// account that does not exist. disco#items never lists resources. Features
+// serving nodes on accounts (PEP) register an AccountDiscoProvider: it
+// answers disco#info with a node and disco#items, applying its nodes'
+// access models.
 
 import (
 	"context"
@@ -31,6 +33,37 @@ const (
 
 // discoItem is one <item/> of the server's disco#items.
 type discoItem struct{ jid, name string }
+
+// AccountDiscoProvider answers disco on account bare JIDs for a feature
+// that serves nodes there (PEP, XEP-0163 §5, XEP-0060 §5.2-§5.5). It gets
+// the account's bare JID, the iq and its <query/>, and returns the whole
+// result <query/>; ok false leaves the query to the next provider (and
+// then to the IM core). A *xmlstream.StanzaError is sent as is.
+type AccountDiscoProvider interface {
+	// DiscoInfo is asked for disco#info queries with a 'node' only (the
+	// account's own identities and features are the IM core's).
+	DiscoInfo(ctx context.Context, owner jid.JID, iq *xmlstream.Stanza, q *xmlstream.Element) (res *xmlstream.Element, ok bool, err error)
+	// DiscoItems is asked for every disco#items query (without 'node': the
+	// account's items, which never include its resources).
+	DiscoItems(ctx context.Context, owner jid.JID, iq *xmlstream.Stanza, q *xmlstream.Element) (res *xmlstream.Element, ok bool, err error)
+}
+
+// accountDisco is what features add to disco on accounts.
+type accountDisco struct {
+	identities []*xmlstream.Element
+	providers  []AccountDiscoProvider
+}
+
+// AddAccountIdentity adds a disco identity shown on every account (e.g.
+// pubsub/pep), at construction.
+func (s *Server) AddAccountIdentity(id *xmlstream.Element) {
+	s.hooks.disco.identities = append(s.hooks.disco.identities, id)
+}
+
+// AddAccountDisco registers a provider of account nodes, at construction.
+func (s *Server) AddAccountDisco(p AccountDiscoProvider) {
+	s.hooks.disco.providers = append(s.hooks.disco.providers, p)
+}
 
 // AddServerItem lists a service (e.g. conference.example.org) in the server
 // domain's disco#items; name is optional. Adding a JID again replaces its name.
@@ -120,6 +153,14 @@ func (s *Server) accountDiscoInfo(ctx context.Context, iq *xmlstream.Stanza, req
 	if err != nil {
 		return nil, xmlstream.JIDMalformed()
 	}
+	if req.Attr("node") != "" {
+		// A provider's node decides its own access (a PEP node's model).
+		for _, p := range s.hooks.disco.providers {
+			if res, ok, err := p.DiscoInfo(ctx, owner.Bare(), iq, req); ok || err != nil {
+				return res, err
+			}
+		}
+	}
 	if !s.mayDiscoverAccount(ctx, owner.Bare(), iq.From()) {
 		return nil, xmlstream.ServiceUnavailable()
 	}
@@ -132,6 +173,11 @@ func (s *Server) accountDiscoInfo(ctx context.Context, iq *xmlstream.Stanza, req
 	}
 	q := discoQuery(nsDiscoInfo, req)
 	q.Append(xmlstream.NewElement(nsDiscoInfo, "identity", "category", "account", "type", typ))
+	for _, id := range s.hooks.disco.identities {
+		c := id.Copy()
+		c.Name = xmlstream.Name{Space: nsDiscoInfo, Local: "identity"}
+		q.Append(c)
+	}
 	s.mu.RLock()
 	features := slices.Clone(s.accountFeatures)
 	s.mu.RUnlock()
@@ -143,8 +189,15 @@ func (s *Server) accountDiscoItems(ctx context.Context, iq *xmlstream.Stanza, re
 	if err := getOnly(iq); err != nil {
 		return nil, err
 	}
-	// Resources are never listed (XEP-0030 §8 item 2), and no node is
-	// defined yet, so every requester sees the same empty set.
+	// Resources are never listed (XEP-0030 §8 item 2); a provider (PEP)
+	// lists the nodes the requester may see.
+	if owner, err := jid.Parse(iq.To()); err == nil {
+		for _, p := range s.hooks.disco.providers {
+			if res, ok, err := p.DiscoItems(ctx, owner.Bare(), iq, req); ok || err != nil {
+				return res, err
+			}
+		}
+	}
 	return discoQuery(nsDiscoItems, req), nil
 }
 

@@ -45,6 +45,8 @@ type hooks struct {
 	inbound   []orderedIn
 	delivered []DeliveredHook
 	ended     []SessionEndedHook
+	presence  presenceHooks // presence_hooks.go
+	disco     accountDisco  // disco.go: what other features add to disco on accounts
 }
 
 type orderedOut struct {

@@ -98,6 +98,7 @@ func (s *Server) outboundPresence(ctx context.Context, sess router.Session, st *
 			r.Available, r.Priority, r.Presence = false, 0, nil
 		})
 		s.broadcastUnavailable(ctx, sess, sess.JID(), st, was)
+		s.sessionPresence(ctx, sess.JID(), st, false, false)
 	}
 }
 
@@ -172,6 +173,7 @@ func (s *Server) broadcastAvailable(ctx context.Context, sess router.Session, st
 	if prio >= 0 && (!wasAvailable || oldPrio < 0) {
 		s.sendOffline(ctx, sess)
 	}
+	s.sessionPresence(ctx, sess.JID(), st, true, !wasAvailable)
 }
 
 // broadcastUnavailable sends unavailable presence st from full: to the
@@ -211,6 +213,7 @@ func (s *Server) sessionEnded(ctx context.Context, sess router.Session, last rou
 	st := xmlstream.NewStanza(xmlstream.NewElement(xmlstream.NSClient, xmlstream.KindPresence,
 		"from", full.String(), "type", "unavailable"))
 	s.broadcastUnavailable(ctx, sess, full, st, last.Available)
+	s.sessionPresence(ctx, full, nil, false, false)
 }
 
 // forgetSession drops the in-memory presence state of a session that ended

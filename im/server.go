@@ -226,6 +226,7 @@ func (s *Server) accountExists(ctx context.Context, bare jid.JID) bool {
 func (s *Server) dispatchIQ(ctx context.Context, iq *xmlstream.Stanza, table map[string]IQHandler) {
 	typ := iq.Type()
 	if typ != "get" && typ != "set" {
+		s.iqAnswer(iq) // an answer to SendIQ, or dropped
 		return
 	}
 	el, err := iq.Element()

@@ -16,4 +16,6 @@ type imState struct {
 	mam mamState
 	// carbons.go: carbons-enabled sessions per account (XEP-0280).
 	carbons carbonsState
+	// iqrequest.go: iqs the server sent and awaits answers to.
+	iq iqRequests
 }

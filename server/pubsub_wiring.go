@@ -28,8 +28,6 @@ func (s *Server) newPubSub() error {
 		Notifier: proto,
 		// Relations answers the presence and roster access models and
 		// presence-based delivery from the IM core's rosters and sessions.
-		// Nil until the IM implementation lands (set with PEP's): every
-		// roster is empty and nobody is available.
 		Relations:              s.pubsubRelations(),
 		Logger:                 s.log.With("pkg", "pubsub"),
 		Admins:                 append([]string{AdminJID(cfg.Domain)}, cfg.Admins...),
@@ -53,9 +51,8 @@ func (s *Server) newPubSub() error {
 }
 
 // pubsubRelations is what the pubsub service asks about rosters and
-// presence (pubsub.Relations). None yet: the IM implementation comes with
-// PEP and is returned here.
-func (s *Server) pubsubRelations() pubsub.Relations { return nil }
+// presence (pubsub.Relations): the IM core's rosters and sessions.
+func (s *Server) pubsubRelations() pubsub.Relations { return s.IM.Relations() }
 
 // pubsubCreatePolicy maps pubsub.create (validated with the config, same
 // words as muc.create) to the core's policy.

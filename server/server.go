@@ -60,6 +60,7 @@ type Server struct {
 	IM       *im.Server
 	muc      *muc.Service
 	pubsub   *pubsub.Service
+	pep      *pepService // pep_wiring.go
 
 	tls   *tls.Config
 	pprof *http.Server
