@@ -147,8 +147,10 @@ func (s *Service) checkAccess(ctx context.Context, q accessQuery, p purpose) *Er
 		}
 		return &Error{Cond: "not-authorized", Type: "auth", App: "not-in-roster-group"}
 	case AccessAuthorize:
-		if p == purposeRetrieve && !q.subscribed {
-			return &Error{Cond: "not-authorized", Type: "auth", App: "not-subscribed"} // §6.5.9.3
+		if (p == purposeRetrieve || p == purposeDeliver) && !q.subscribed {
+			// Only approved subscribers read or receive items (§6.5.9.3);
+			// PEP's implicit +notify interest is no approval.
+			return &Error{Cond: "not-authorized", Type: "auth", App: "not-subscribed"}
 		}
 		return nil // subscribing makes a pending subscription
 	}

@@ -307,3 +307,28 @@ func TestPEPInterestRecipients(t *testing.T) {
 		t.Fatalf("SendLast events = %+v", evs)
 	}
 }
+
+// On an authorize node, +notify interest is no approval: only approved
+// subscribers (and affiliated entities) get items.
+func TestPEPInterestOnAuthorizeNode(t *testing.T) {
+	node := "urn:example:moods"
+	in := &fakeInterest{who: map[string][]jid.JID{julietHost + "|" + node: {
+		jidOf("romeo@example.com/phone"), jidOf("juliet@example.com/balcony"),
+	}}}
+	e := newPEPEnv(t, func(o *Options) { o.Interest = in })
+	e.rel.set("juliet@example.com", "romeo@example.com", "both")
+	_, err := e.svc.Publish(bgCtx, julietHost, jidOf("juliet@example.com/balcony"), node,
+		[]Item{{Payload: []byte("<mood xmlns='urn:example:moods'/>")}},
+		&PublishOptions{Fields: map[string][]string{"pubsub#access_model": {AccessAuthorize}}})
+	mustOK(t, err)
+	if got := e.publishTo(node); !slices.Equal(got, []string{"juliet@example.com/balcony"}) {
+		t.Fatalf("unapproved contact notified: %v", got)
+	}
+	e.rec.take()
+	e.svc.SendLast(bgCtx, julietHost, node, jidOf("romeo@example.com/phone"))
+	_, err = e.svc.Info(bgCtx, julietHost, jidOf("juliet@example.com"), node) // barrier
+	mustOK(t, err)
+	if evs := eventsOf(e.rec.take(), EventItems); len(evs) != 0 {
+		t.Fatalf("SendLast to an unapproved contact: %+v", evs)
+	}
+}
