@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -8,8 +9,11 @@ import (
 	"os"
 	"path/filepath"
 
+	"mellium.im/xmpp/jid"
+
 	"github.com/gavelhq/gavel/auth"
 	"github.com/gavelhq/gavel/data"
+	"github.com/gavelhq/gavel/pubsub"
 )
 
 // DataDir is a data directory opened by an operations command (user,
@@ -18,6 +22,7 @@ type DataDir struct {
 	Store    *data.Badger
 	Accounts *auth.Accounts
 	lock     *DirLock
+	pep      *pubsub.Service // removes a deleted account's PEP nodes
 }
 
 // OpenDataDir locks cfg.DataDir and opens its database. A directory held
@@ -40,12 +45,35 @@ func OpenDataDir(cfg Config, log *slog.Logger) (*DataDir, error) {
 		log = slog.Default()
 	}
 	accounts, _, _ := newCore(cfg, db, log)
-	return &DataDir{Store: db, Accounts: accounts, lock: lock}, nil
+	d := &DataDir{Store: db, Accounts: accounts, lock: lock}
+	if cfg.PEP.Enabled {
+		// Offline there is nobody to notify: the service only erases.
+		d.pep, err = pubsub.New(pubsub.Options{PEP: true, Store: db, Notifier: offlineNotifier{}, Logger: log})
+		if err != nil {
+			_ = d.Close()
+			return nil, err
+		}
+		accounts.OnDelete(func(ctx context.Context, bare jid.JID) error {
+			return d.pep.DeleteHost(ctx, bare.String())
+		})
+	}
+	return d, nil
 }
+
+// offlineNotifier drops the notifications of a service run by an
+// operations command.
+type offlineNotifier struct{}
+
+func (offlineNotifier) Notify(context.Context, *pubsub.Event, []pubsub.Recipient)         {}
+func (offlineNotifier) RequestAuthorization(context.Context, pubsub.AuthorizationRequest) {}
 
 // Close syncs and closes the database and releases the lock.
 func (d *DataDir) Close() error {
-	errs := []error{d.Store.Sync(), d.Store.Close(), d.lock.Unlock()}
+	var errs []error
+	if d.pep != nil {
+		errs = append(errs, d.pep.Close(context.Background()))
+	}
+	errs = append(errs, d.Store.Sync(), d.Store.Close(), d.lock.Unlock())
 	return errors.Join(errs...)
 }
 

@@ -9,7 +9,10 @@ import (
 	"strings"
 	"testing"
 
+	"mellium.im/xmpp/jid"
+
 	"github.com/gavelhq/gavel/data"
+	"github.com/gavelhq/gavel/pubsub"
 	"github.com/gavelhq/gavel/server"
 )
 
@@ -233,6 +236,19 @@ func TestUserDeleteRemovesUserData(t *testing.T) {
 	if _, err := dd.Store.Append(ctx, data.OfflineStream(bareJID), []byte("<message/>"), data.AnySeq); err != nil {
 		t.Fatal(err)
 	}
+	// A PEP node with an item, as a running server would have made it.
+	pep, err := pubsub.New(pubsub.Options{PEP: true, Store: dd.Store, Notifier: nopNotifier{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	erin := jid.MustParse(bareJID + "/laptop")
+	if _, err := pep.Publish(ctx, bareJID, erin, "urn:xmpp:bookmarks:1", []pubsub.Item{{ID: "room@muc.example.org",
+		Payload: []byte("<conference xmlns='urn:xmpp:bookmarks:1'/>")}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := pep.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
 	if err := dd.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -252,4 +268,16 @@ func TestUserDeleteRemovesUserData(t *testing.T) {
 	if last, _, err := dd.Store.Last(ctx, data.OfflineStream(bareJID)); err != nil || last != 0 {
 		t.Errorf("offline queue survived the account: last=%d err=%v", last, err)
 	}
+	nodes := 0
+	if err := dd.Store.Scan(ctx, data.PubSubNodePrefix(bareJID), nil, 0, func(_, _ []byte, _ uint64) bool { nodes++; return true }); err != nil || nodes != 0 {
+		t.Errorf("PEP nodes survived the account: %d, %v", nodes, err)
+	}
+	if last, first, err := dd.Store.Last(ctx, data.PubSubItemsStream(bareJID, "urn:xmpp:bookmarks:1")); err != nil || last >= first {
+		t.Errorf("PEP items survived the account: [%d,%d] %v", first, last, err)
+	}
 }
+
+type nopNotifier struct{}
+
+func (nopNotifier) Notify(context.Context, *pubsub.Event, []pubsub.Recipient)         {}
+func (nopNotifier) RequestAuthorization(context.Context, pubsub.AuthorizationRequest) {}
