@@ -13,6 +13,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"hash/maphash"
 	"log/slog"
@@ -49,6 +50,19 @@ type request struct {
 	err       error
 	done      chan struct{}
 	abandoned atomic.Bool // the caller stopped waiting: skip it
+	// then, when set, gets err once the request ran (or was refused at
+	// shutdown), on the actor's goroutine: a caller that does not wait.
+	then func(err error)
+}
+
+// finish reports the request's outcome to whoever waits for it.
+func (req *request) finish() {
+	if req.done != nil {
+		close(req.done)
+	}
+	if req.then != nil {
+		req.then(req.err)
+	}
 }
 
 var (
@@ -103,6 +117,16 @@ func (s *Service) run(ctx context.Context, host, node string, fn func(n *nodeSta
 	case <-ctx.Done():
 		req.abandoned.Store(true)
 		return ctx.Err()
+	}
+}
+
+// runThen queues fn on the node's actor and returns at once: then gets
+// fn's error on the actor's goroutine once it ran, or the refusal (busy,
+// closed) right away. Requests keep the node's arrival order, so a client
+// whose requests go through runThen and run alike sees them in order.
+func (s *Service) runThen(host, node string, fn func(n *nodeState) error, then func(err error)) {
+	if err := s.enqueue(nodeKey{host, node}, &request{fn: fn, then: then}); err != nil {
+		then(err)
 	}
 }
 
@@ -227,9 +251,7 @@ func (n *nodeState) drain() {
 		select {
 		case req := <-n.h.mailbox:
 			req.err = errClosed()
-			if req.done != nil {
-				close(req.done)
-			}
+			req.finish()
 		default:
 			return
 		}
@@ -245,9 +267,7 @@ func (n *nodeState) handle(req *request) {
 			req.err = errInternal("internal error")
 			n.reload()
 		}
-		if req.done != nil {
-			close(req.done)
-		}
+		req.finish()
 	}()
 	if req.abandoned.Load() {
 		req.err = context.Canceled
@@ -733,4 +753,21 @@ func randomID() string {
 
 func sortJIDs(js []jid.JID) {
 	sort.Slice(js, func(i, k int) bool { return js[i].String() < js[k].String() })
+}
+
+// ask runs fn on the node's actor and returns what it produced. When ctx
+// ends first, fn may still run later: its result is then never read (so
+// the caller and the actor never share it).
+func ask[T any](ctx context.Context, s *Service, host, node string, fn func(n *nodeState) (T, error)) (T, error) {
+	var out T
+	err := s.run(ctx, host, node, func(n *nodeState) error {
+		var err error
+		out, err = fn(n)
+		return err
+	})
+	if err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+		var zero T
+		return zero, err
+	}
+	return out, err
 }

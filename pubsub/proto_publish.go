@@ -48,16 +48,31 @@ func (r *iqRequest) publish(pub, options *xmlstream.Element) (*xmlstream.Element
 			opts = &PublishOptions{Fields: fieldValues(form)}
 		}
 	}
+	if r.later != nil {
+		later := r.later
+		r.svc().PublishThen(r.host, r.actor, node, items, opts, func(ids []string, err error) {
+			if err != nil {
+				later(nil, err)
+				return
+			}
+			later(publishResult(node, ids), nil)
+		})
+		return nil, errAnswerLater
+	}
 	ids, err := r.svc().Publish(r.ctx, r.host, r.actor, node, items, opts)
 	if err != nil {
 		return nil, err
 	}
-	// The answer names the item's id, generated or not (§7.1.2).
+	return publishResult(node, ids), nil
+}
+
+// publishResult names the published items' ids, generated or not (§7.1.2).
+func publishResult(node string, ids []string) *xmlstream.Element {
 	res := xmlstream.NewElement(NSPubSub, "publish", "node", node)
 	for _, id := range ids {
 		res.Append(xmlstream.NewElement(NSPubSub, "item", "id", id))
 	}
-	return xmlstream.NewElement(NSPubSub, "pubsub").Append(res), nil
+	return xmlstream.NewElement(NSPubSub, "pubsub").Append(res)
 }
 
 // itemPayload serializes an <item/>'s single payload element (nil for an

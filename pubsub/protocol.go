@@ -26,6 +26,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"log/slog"
 	"strconv"
 	"sync/atomic"
@@ -171,7 +172,20 @@ func (p *Protocol) handleServiceIQ(ctx context.Context, host string, st *xmlstre
 	var result, errPayload *xmlstream.Element
 	switch {
 	case payload.Name.Local == "pubsub" && (payload.Name.Space == NSPubSub || payload.Name.Space == NSPubSubOwner):
-		result, errPayload, err = p.handleIQ(ctx, host, st, payload)
+		// A publish is answered once durable, from the node's goroutine:
+		// the sender's stream goes on meanwhile.
+		later := func(res *xmlstream.Element, err error) {
+			ctx := context.WithoutCancel(ctx)
+			if err != nil {
+				p.replyError(ctx, st, nil, p.stanzaError(err))
+				return
+			}
+			p.opts.Router.Route(ctx, xmlstream.ResultReply(st, res))
+		}
+		result, errPayload, err = p.handleIQ(ctx, host, st, payload, later)
+		if err == errAnswerLater {
+			return
+		}
 	case payload.Name.Space == nsDiscoInfo || payload.Name.Space == nsDiscoItems:
 		result, err = p.HandleDisco(ctx, host, st, payload)
 	case payload.Name == xmlstream.Name{Space: nsPing, Local: "ping"} && typ == "get":
@@ -190,7 +204,7 @@ func (p *Protocol) handleServiceIQ(ctx context.Context, host string, st *xmlstre
 // account's bare JID (im calls it as an account IQ handler). It returns
 // the result payload (nil: empty result) or a *xmlstream.StanzaError.
 func (p *Protocol) HandleIQ(ctx context.Context, host string, iq *xmlstream.Stanza, payload *xmlstream.Element) (*xmlstream.Element, error) {
-	result, _, err := p.handleIQ(ctx, host, iq, payload)
+	result, _, err := p.handleIQ(ctx, host, iq, payload, nil)
 	if err != nil {
 		return nil, p.stanzaError(err)
 	}
@@ -199,8 +213,10 @@ func (p *Protocol) HandleIQ(ctx context.Context, host string, iq *xmlstream.Stan
 
 // handleIQ is HandleIQ that also returns, with an error, the payload the
 // error reply carries (the failed entries of a multiple modification,
-// §8.8.2.4 and §8.9.2.4); HandleIQ's callers cannot send it.
-func (p *Protocol) handleIQ(ctx context.Context, host string, iq *xmlstream.Stanza, payload *xmlstream.Element) (result, errPayload *xmlstream.Element, err error) {
+// §8.8.2.4 and §8.9.2.4); HandleIQ's callers cannot send it. With later
+// set, a request that may be answered later (a publish) returns
+// errAnswerLater and later gets the answer.
+func (p *Protocol) handleIQ(ctx context.Context, host string, iq *xmlstream.Stanza, payload *xmlstream.Element, later func(*xmlstream.Element, error)) (result, errPayload *xmlstream.Element, err error) {
 	if p.svc == nil {
 		return nil, nil, xmlstream.ServiceUnavailable()
 	}
@@ -208,7 +224,7 @@ func (p *Protocol) handleIQ(ctx context.Context, host string, iq *xmlstream.Stan
 	if err != nil {
 		return nil, nil, xmlstream.JIDMalformed()
 	}
-	r := &iqRequest{p: p, ctx: ctx, host: host, actor: actor, get: iq.Type() == "get", payload: payload}
+	r := &iqRequest{p: p, ctx: ctx, host: host, actor: actor, get: iq.Type() == "get", payload: payload, later: later}
 	if payload.Name.Space == NSPubSubOwner {
 		return r.owner()
 	}
@@ -224,7 +240,13 @@ type iqRequest struct {
 	actor   jid.JID
 	get     bool // iq type get (else set)
 	payload *xmlstream.Element
+	// later, when set, lets a handler answer after it returned
+	// errAnswerLater (see handleIQ).
+	later func(*xmlstream.Element, error)
 }
+
+// errAnswerLater: the request will be answered through iqRequest.later.
+var errAnswerLater = errors.New("pubsub: answered later")
 
 func (r *iqRequest) svc() *Service { return r.p.svc }
 

@@ -294,15 +294,13 @@ func (s *Service) NodeConfig(ctx context.Context, host string, actor jid.JID, no
 	if err := s.checkNode(host, node); err != nil {
 		return Config{}, err
 	}
-	var c Config
-	err := s.run(ctx, host, node, func(n *nodeState) error {
+	return ask(ctx, s, host, node, func(n *nodeState) (c Config, err error) {
 		if err := n.requireOwner(actor); err != nil {
-			return err
+			return c, err
 		}
 		c = cloneConfig(n.cfg)
-		return nil
+		return c, nil
 	})
-	return c, err
 }
 
 // Configure replaces a node's configuration (§8.2.3): the adapter starts
@@ -338,13 +336,39 @@ func (s *Service) Publish(ctx context.Context, host string, actor jid.JID, node 
 	if err := s.checkItems(items); err != nil {
 		return nil, err
 	}
+	return ask(ctx, s, host, node, func(n *nodeState) ([]string, error) {
+		return n.publish(actor, items, opts)
+	})
+}
+
+// PublishThen is Publish without waiting: the checks that need no node
+// run at once, then the publish is queued behind the node's earlier
+// requests and done gets its outcome once it is durable and notified — on
+// the node's goroutine, so done must not call the Service and must not
+// block (routing a reply is fine). The XEP-0060 adapter answers publishes
+// this way, so a publisher's connection is never held by a disk write and
+// one publisher's publishes to many nodes commit together.
+func (s *Service) PublishThen(host string, actor jid.JID, node string, items []Item, opts *PublishOptions, done func(ids []string, err error)) {
+	if err := s.checkNode(host, node); err != nil {
+		done(nil, err)
+		return
+	}
+	if err := s.checkItems(items); err != nil {
+		done(nil, err)
+		return
+	}
 	var ids []string
-	err := s.run(ctx, host, node, func(n *nodeState) error {
+	s.runThen(host, node, func(n *nodeState) error {
 		var err error
 		ids, err = n.publish(actor, items, opts)
 		return err
+	}, func(err error) {
+		if err != nil {
+			done(nil, err)
+			return
+		}
+		done(ids, nil)
 	})
-	return ids, err
 }
 
 // Retract deletes items (§7.2); notify requests EventRetract (sent when
@@ -383,13 +407,9 @@ func (s *Service) Subscribe(ctx context.Context, host string, actor jid.JID, nod
 	if subscriber.String() == "" {
 		return Subscription{}, errBadRequest("jid-required")
 	}
-	var sub Subscription
-	err := s.run(ctx, host, node, func(n *nodeState) error {
-		var err error
-		sub, err = n.subscribe(actor, subscriber, opts)
-		return err
+	return ask(ctx, s, host, node, func(n *nodeState) (Subscription, error) {
+		return n.subscribe(actor, subscriber, opts)
 	})
-	return sub, err
 }
 
 // Unsubscribe ends a subscription (§6.2); subid "" is fine when the JID
@@ -412,15 +432,13 @@ func (s *Service) SubscriptionOptions(ctx context.Context, host string, actor ji
 	if subscriber.String() == "" {
 		return Subscription{}, errBadRequest("jid-required")
 	}
-	var sub Subscription
-	err := s.run(ctx, host, node, func(n *nodeState) error {
+	return ask(ctx, s, host, node, func(n *nodeState) (sub Subscription, err error) {
 		found, err := n.optionsTarget(actor, subscriber, subid)
 		if err == nil {
 			sub = found.public()
 		}
-		return err
+		return sub, err
 	})
-	return sub, err
 }
 
 // SetSubscriptionOptions applies submitted subscribe_options fields (§6.3.5).
@@ -478,13 +496,9 @@ func (s *Service) Items(ctx context.Context, host string, actor jid.JID, node st
 	if len(q.IDs) > maxBatch {
 		return ItemPage{}, &Error{Cond: "not-acceptable", Type: "modify", Text: "too many item ids in one request"}
 	}
-	var page ItemPage
-	err := s.run(ctx, host, node, func(n *nodeState) error {
-		var err error
-		page, err = n.retrieve(actor, q)
-		return err
+	return ask(ctx, s, host, node, func(n *nodeState) (ItemPage, error) {
+		return n.retrieve(actor, q)
 	})
-	return page, err
 }
 
 // Subscriptions lists actor's own subscriptions (§5.6), on one node or on
@@ -499,15 +513,13 @@ func (s *Service) Subscriptions(ctx context.Context, host string, actor jid.JID,
 	if err := checkNodeID(node); err != nil {
 		return nil, err
 	}
-	var out []Subscription
-	err := s.run(ctx, host, node, func(n *nodeState) error {
+	return ask(ctx, s, host, node, func(n *nodeState) (out []Subscription, err error) {
 		if !n.exists {
-			return errNodeNotFound()
+			return out, errNodeNotFound()
 		}
 		out = n.subscriptionsOf(actor.Bare().String(), nil)
-		return nil
+		return out, nil
 	})
-	return out, err
 }
 
 // Affiliations lists actor's own affiliations (§5.7), one node or all.
@@ -521,18 +533,16 @@ func (s *Service) Affiliations(ctx context.Context, host string, actor jid.JID, 
 	if err := checkNodeID(node); err != nil {
 		return nil, err
 	}
-	var out []Affiliate
-	err := s.run(ctx, host, node, func(n *nodeState) error {
+	return ask(ctx, s, host, node, func(n *nodeState) (out []Affiliate, err error) {
 		if !n.exists {
-			return errNodeNotFound()
+			return out, errNodeNotFound()
 		}
 		bare := actor.Bare()
 		if a := n.storedAffiliation(bare.String()); a != AffNone {
 			out = append(out, Affiliate{Host: host, Node: node, JID: bare, Affiliation: a})
 		}
-		return nil
+		return out, nil
 	})
-	return out, err
 }
 
 // NodeSubscriptions lists the subscriptions to a node in state subscribed
@@ -563,13 +573,9 @@ func (s *Service) ModifySubscriptions(ctx context.Context, host string, actor ji
 	if len(changes) > maxBatch {
 		return nil, &Error{Cond: "not-acceptable", Type: "modify", Text: "too many changes in one request"}
 	}
-	var failed []Subscription
-	err := s.run(ctx, host, node, func(n *nodeState) error {
-		var err error
-		failed, err = n.modifySubscriptions(actor, changes)
-		return err
+	return ask(ctx, s, host, node, func(n *nodeState) ([]Subscription, error) {
+		return n.modifySubscriptions(actor, changes)
 	})
-	return failed, err
 }
 
 // NodeAffiliations lists every affiliation with a node; owners only (§8.9.1).
@@ -577,15 +583,13 @@ func (s *Service) NodeAffiliations(ctx context.Context, host string, actor jid.J
 	if err := s.checkNode(host, node); err != nil {
 		return nil, err
 	}
-	var out []Affiliate
-	err := s.run(ctx, host, node, func(n *nodeState) error {
+	return ask(ctx, s, host, node, func(n *nodeState) (out []Affiliate, err error) {
 		if err := n.requireOwner(actor); err != nil {
-			return err
+			return out, err
 		}
 		out = n.affiliates()
-		return nil
+		return out, nil
 	})
-	return out, err
 }
 
 // ModifyAffiliations applies owner changes (§8.9.2); AffNone removes.
@@ -598,13 +602,9 @@ func (s *Service) ModifyAffiliations(ctx context.Context, host string, actor jid
 	if len(changes) > maxBatch {
 		return nil, &Error{Cond: "not-acceptable", Type: "modify", Text: "too many changes in one request"}
 	}
-	var failed []Affiliate
-	err := s.run(ctx, host, node, func(n *nodeState) error {
-		var err error
-		failed, err = n.modifyAffiliations(actor, changes)
-		return err
+	return ask(ctx, s, host, node, func(n *nodeState) ([]Affiliate, error) {
+		return n.modifyAffiliations(actor, changes)
 	})
-	return failed, err
 }
 
 // PendingSubscriptions lists pending subscriptions of a node; owners only
@@ -658,13 +658,9 @@ func (s *Service) Info(ctx context.Context, host string, actor jid.JID, node str
 	if err := s.checkNode(host, node); err != nil {
 		return NodeInfo{}, err
 	}
-	var info NodeInfo
-	err := s.run(ctx, host, node, func(n *nodeState) error {
-		var err error
-		info, err = n.info(actor)
-		return err
+	return ask(ctx, s, host, node, func(n *nodeState) (NodeInfo, error) {
+		return n.info(actor)
 	})
-	return info, err
 }
 
 // Available tells the core that a local session became available with
