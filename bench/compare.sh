@@ -55,14 +55,18 @@ case "$SCENARIO" in
 esac
 
 # Gavel settings that differ from its defaults, per scenario (GAVEL_YAML
-# overrides). S4: Gavel cuts off a reader whose queue passes
+# overrides). Every scenario: no per-connection inbound rate limit
+# (c2s.inbound_bytes_per_second, 64 KiB/s by default), as the peers run
+# without their shapers (../shared/peers configs); a load generator's
+# publishers and senders each send far more than a person.
+# S4: Gavel cuts off a reader whose queue passes
 # c2s.write_queue_bytes; the default 1 MiB holds ~40 s of a 50-bid/s room,
 # longer than the slow readers' 30 s stall, so S4 runs with 512 KiB (~20 s).
 # Not lower: a joiner of a 1,000-occupant room is sent ~450 KB of occupant
 # presences at once, and 256 KiB cut off healthy joiners.
 case "$SCENARIO" in
-	S4) GAVEL_YAML="${GAVEL_YAML-$'c2s:\n  write_queue_bytes: 524288\n'}" ;;
-	*) GAVEL_YAML="${GAVEL_YAML-}" ;;
+	S4) GAVEL_YAML="${GAVEL_YAML-$'c2s:\n  inbound_bytes_per_second: 0\n  write_queue_bytes: 524288\n'}" ;;
+	*) GAVEL_YAML="${GAVEL_YAML-$'c2s:\n  inbound_bytes_per_second: 0\n'}" ;;
 esac
 # A peer whose ports are busy (another engineer's run on this shared box)
 # is waited for this many seconds before it is skipped.

@@ -2,9 +2,10 @@ package data
 
 // Apply for Badger: one read-write transaction over the KV and log keys
 // (they live in one keyspace, keys.go), committed once. Log metadata is
-// read once per stream and written once at the end; entries a Truncate
-// leaves outside the retained range are swept after the commit, as
-// Logs.Truncate does.
+// read once per stream and written once at the end. The entries a Truncate
+// leaves outside the retained range are deleted in the same transaction
+// when they are few (a full pubsub node drops one or two per publish: no
+// second fsync), else swept after the commit as Logs.Truncate does.
 
 import (
 	"context"
@@ -14,6 +15,10 @@ import (
 
 	"github.com/dgraph-io/badger/v4"
 )
+
+// inlineSweepMax: a Truncate dropping at most this many entries deletes
+// them inside the batch's transaction.
+const inlineSweepMax = 64
 
 // Apply implements Applier.
 func (b *Badger) Apply(ctx context.Context, bt *Batch) ([]uint64, error) {
@@ -100,7 +105,13 @@ func (b *Badger) Apply(ctx context.Context, bt *Batch) ([]uint64, error) {
 				if !ms.exists || first <= ms.m.first {
 					continue
 				}
-				if ms.sweepAt == 0 {
+				if first-ms.m.first <= inlineSweepMax && ms.sweepAt == 0 {
+					for seq := ms.m.first; seq < first; seq++ {
+						if err := txn.Delete(logKey(op.stream, seq)); err != nil {
+							return err
+						}
+					}
+				} else if ms.sweepAt == 0 {
 					ms.sweepAt = ms.m.first
 				}
 				ms.m.first = first
