@@ -285,6 +285,12 @@ func (b *Badger) Close() error {
 	b.mu.Unlock()
 	close(b.stopGC)
 	<-b.gcDone
+	b.revs.mu.Lock()
+	lease := b.revs.extending
+	b.revs.mu.Unlock()
+	if lease != nil {
+		<-lease // a background lease write must not outlive the database
+	}
 	if err := b.db.Close(); err != nil {
 		return fmt.Errorf("data: closing: %w", err)
 	}
@@ -315,9 +321,19 @@ func (b *Badger) update(ctx context.Context, fn func(txn *badger.Txn) error) err
 // commit order for each key (see nextRev). The counter reserves
 // revLeaseSize numbers at a time by writing the upper bound to revLeaseKey
 // before handing any of them out; after a crash the unused rest is skipped.
+//
+// The next lease is written in the background once half of the current one
+// is used: writing it inline, under the mutex, made every writer of the
+// process wait for one more commit in Badger's write queue (S7: 800
+// publishes stuck behind one lease write). Only one lease write is ever in
+// flight, so the stored bound never goes down.
 type revLease struct {
 	mu          sync.Mutex
 	next, limit uint64
+	// extending is closed when the lease write in flight is done; nil
+	// when there is none. failed is the last lease write's error.
+	extending chan struct{}
+	failed    error
 }
 
 func (r *revLease) load(txn *badger.Txn) error {
@@ -352,20 +368,53 @@ func (r *revLease) load(txn *badger.Txn) error {
 func (b *Badger) nextRev() (uint64, error) {
 	r := &b.revs
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.next >= r.limit {
-		limit := r.next + revLeaseSize
-		err := b.db.Update(func(txn *badger.Txn) error {
-			return txn.Set(revLeaseKey, beAppend(nil, limit))
-		})
-		if err != nil {
+	for r.next >= r.limit {
+		// Used up before the background write finished (or failed):
+		// wait for one.
+		done := r.extending
+		if done == nil {
+			done = b.extendLeaseLocked()
+		}
+		r.mu.Unlock()
+		<-done
+		r.mu.Lock()
+		if r.next >= r.limit && r.extending == nil && r.failed != nil {
+			err := r.failed
+			r.failed = nil
+			r.mu.Unlock()
 			return 0, fmt.Errorf("data: extending revision lease: %w", err)
 		}
-		r.limit = limit
+	}
+	if r.extending == nil && r.limit-r.next <= revLeaseSize/2 {
+		b.extendLeaseLocked()
 	}
 	rev := r.next
 	r.next++
+	r.mu.Unlock()
 	return rev, nil
+}
+
+// extendLeaseLocked starts writing the next lease bound (r.mu held, no
+// write in flight) and returns the channel closed when it is done.
+func (b *Badger) extendLeaseLocked() chan struct{} {
+	r := &b.revs
+	done := make(chan struct{})
+	r.extending = done
+	limit := max(r.limit, r.next) + revLeaseSize
+	go func() {
+		err := b.db.Update(func(txn *badger.Txn) error {
+			return txn.Set(revLeaseKey, beAppend(nil, limit))
+		})
+		r.mu.Lock()
+		if err == nil {
+			r.limit = max(r.limit, limit)
+		}
+		r.failed = err
+		r.extending = nil
+		r.mu.Unlock()
+		close(done)
+	}()
+	return done
 }
 
 // checkSchema refuses a database written by a newer layout and notes
