@@ -56,6 +56,10 @@ func TestConformanceOnDiskSyncWrites(t *testing.T) {
 	testStoreConformance(t, func(t *testing.T) Store { return openDir(t, t.TempDir(), DefaultOptions()) })
 }
 
+func TestConformanceGrouped(t *testing.T) {
+	testStoreConformance(t, func(t *testing.T) Store { return Grouped(openMem(t)) })
+}
+
 func TestConformanceInstrumented(t *testing.T) {
 	testStoreConformance(t, func(t *testing.T) Store {
 		return Instrument(openMem(t), func(string, float64, error) {})

@@ -179,7 +179,8 @@ func New(o Options) (*Service, error) {
 	}
 	o.DefaultConfig = &def
 	s := &Service{
-		opts: o, log: o.Logger, store: o.Store, notifier: o.Notifier,
+		// Node actors publishing at once share transactions and fsyncs.
+		opts: o, log: o.Logger, store: data.Grouped(o.Store), notifier: o.Notifier,
 		admins: map[string]bool{}, local: map[string]bool{},
 		seed: maphash.MakeSeed(), baseCtx: context.Background(), stopping: make(chan struct{}),
 	}
