@@ -12,7 +12,7 @@ FUZZTIME ?= 10s
 BENCH    ?= .
 COUNT    ?= 1
 
-.PHONY: all build run test interop fuzz bench lint clean
+.PHONY: all build run test interop fuzz bench bench-smoke lint clean
 
 all: build
 
@@ -45,6 +45,10 @@ fuzz:
 ## bench: benchmarks (no tests), with allocations
 bench:
 	$(GO) test -run='^$$' -bench='$(BENCH)' -benchmem -count=$(COUNT) ./...
+
+## bench-smoke: every Go benchmark once, as CI runs them (checks they work; no timing is judged)
+bench-smoke:
+	$(GO) test -run='^$$' -bench=. -benchtime=1x -benchmem ./...
 
 ## lint: gofmt and go vet
 lint:
