@@ -60,6 +60,12 @@ type Options struct {
 	// none). A client that reads nothing for that long while data waits for
 	// it is disconnected, even when less than WriteQueueBytes is queued.
 	WriteTimeout time.Duration
+	// SendBufferBytes is the kernel send buffer of each TCP client
+	// connection (SO_SNDBUF; Linux doubles it; default 128 KiB; negative:
+	// the kernel's autotuning, up to tcp_wmem's maximum). Together with
+	// WriteQueueBytes and WriteTimeout it bounds how much a stalled reader
+	// can hold before it is cut.
+	SendBufferBytes int
 	// ResumeTimeout is how long a XEP-0198 session whose connection was
 	// lost stays bound, detached, waiting for the client to resume it
 	// (default 5 minutes; the client may ask for less with 'max'). A
@@ -123,6 +129,7 @@ const (
 	DefaultMaxAuthAttempts = 3
 	DefaultWriteQueueBytes = 1 << 20
 	DefaultWriteTimeout    = 15 * time.Second
+	DefaultSendBufferBytes = 128 << 10
 	DefaultResumeTimeout   = 5 * time.Minute
 	DefaultMaxUnacked      = 5000
 	DefaultMaxUnackedBytes = 4 << 20
@@ -155,6 +162,9 @@ func (o Options) WithDefaults() Options {
 	}
 	if o.WriteTimeout == 0 {
 		o.WriteTimeout = DefaultWriteTimeout
+	}
+	if o.SendBufferBytes == 0 {
+		o.SendBufferBytes = DefaultSendBufferBytes
 	}
 	if o.WriteQueueBytes <= 0 {
 		o.WriteQueueBytes = DefaultWriteQueueBytes

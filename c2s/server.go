@@ -186,6 +186,12 @@ func (s *Server) serveListener(l net.Listener, handle func(net.Conn)) error {
 			continue
 		}
 		delay = 0
+		if tc, ok := raw.(*net.TCPConn); ok && s.opts.SendBufferBytes > 0 {
+			// A bounded kernel buffer makes a stalled reader show in the
+			// write queue and the write deadline: with autotuning the
+			// kernel alone absorbs minutes of a busy room.
+			_ = tc.SetWriteBuffer(s.opts.SendBufferBytes)
+		}
 		handle(raw)
 	}
 }

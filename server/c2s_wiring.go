@@ -40,6 +40,7 @@ func (s *Server) c2sOptions() c2s.Options {
 		MaxAuthAttempts:           cfg.C2S.MaxAuthAttempts,
 		WriteQueueBytes:           cfg.C2S.WriteQueueBytes,
 		WriteTimeout:              cfg.C2S.WriteTimeout,
+		SendBufferBytes:           cfg.C2S.SendBufferBytes,
 		InboundBytesPerSecond:     cfg.C2S.InboundBytesPerSecond,
 		InboundBurstBytes:         cfg.C2S.InboundBurstBytes,
 		WebSocketOrigins:          cfg.WebSocket.Origins,

@@ -84,6 +84,9 @@ type C2SConfig struct {
 	// WriteTimeout: a client that takes in nothing for this long while data
 	// waits for it is disconnected.
 	WriteTimeout time.Duration `yaml:"write_timeout"`
+	// SendBufferBytes is each client socket's kernel send buffer
+	// (negative: kernel autotuning).
+	SendBufferBytes int `yaml:"send_buffer_bytes"`
 	// Inbound rate limit per connection (token bucket in bytes); 0 disables.
 	InboundBytesPerSecond int `yaml:"inbound_bytes_per_second"`
 	InboundBurstBytes     int `yaml:"inbound_burst_bytes"`
@@ -322,6 +325,7 @@ func Defaults(dev bool) Config {
 			MaxAuthAttempts:       3,
 			WriteQueueBytes:       1 << 20,
 			WriteTimeout:          15 * time.Second,
+			SendBufferBytes:       128 << 10,
 			InboundBytesPerSecond: 64 << 10,
 			InboundBurstBytes:     512 << 10,
 			ResourceConflict:      "replace",
