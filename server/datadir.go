@@ -23,6 +23,7 @@ type DataDir struct {
 	Accounts *auth.Accounts
 	lock     *DirLock
 	pep      *pubsub.Service // removes a deleted account's PEP nodes
+	pubsub   *pubsub.Service // and its subscriptions, affiliations, sole-owned nodes
 }
 
 // OpenDataDir locks cfg.DataDir and opens its database. A directory held
@@ -57,6 +58,15 @@ func OpenDataDir(cfg Config, log *slog.Logger) (*DataDir, error) {
 			return d.pep.DeleteHost(ctx, bare.String())
 		})
 	}
+	host := cfg.Services.PubSub
+	d.pubsub, err = pubsub.New(pubsub.Options{Host: host, Store: db, Notifier: offlineNotifier{}, Logger: log})
+	if err != nil {
+		_ = d.Close()
+		return nil, err
+	}
+	accounts.OnDelete(func(ctx context.Context, bare jid.JID) error {
+		return d.pubsub.ForgetUser(ctx, host, bare)
+	})
 	return d, nil
 }
 
@@ -70,8 +80,10 @@ func (offlineNotifier) RequestAuthorization(context.Context, pubsub.Authorizatio
 // Close syncs and closes the database and releases the lock.
 func (d *DataDir) Close() error {
 	var errs []error
-	if d.pep != nil {
-		errs = append(errs, d.pep.Close(context.Background()))
+	for _, svc := range []*pubsub.Service{d.pep, d.pubsub} {
+		if svc != nil {
+			errs = append(errs, svc.Close(context.Background()))
+		}
 	}
 	errs = append(errs, d.Store.Sync(), d.Store.Close(), d.lock.Unlock())
 	return errors.Join(errs...)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 
+	"mellium.im/xmpp/jid"
+
 	"github.com/gavelhq/gavel/muc"
 	"github.com/gavelhq/gavel/pubsub"
 )
@@ -47,6 +49,10 @@ func (s *Server) newPubSub() error {
 	s.pubsub = svc
 	s.Router.HandleDomain(cfg.Services.PubSub, proto, false)
 	s.IM.AddServerItem(cfg.Services.PubSub, p.Name)
+	host := cfg.Services.PubSub
+	s.Accounts.OnDelete(func(ctx context.Context, bare jid.JID) error {
+		return svc.ForgetUser(ctx, host, bare)
+	})
 	return nil
 }
 

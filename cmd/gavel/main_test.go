@@ -249,6 +249,18 @@ func TestUserDeleteRemovesUserData(t *testing.T) {
 	if err := pep.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
+	// And a node of her own on the pubsub service.
+	ps, err := pubsub.New(pubsub.Options{Host: cfg.Services.PubSub, Store: dd.Store, Notifier: nopNotifier{},
+		LocalDomains: []string{cfg.Domain}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ps.Create(ctx, cfg.Services.PubSub, erin, "erins-feed", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := ps.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
 	if err := dd.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -274,6 +286,9 @@ func TestUserDeleteRemovesUserData(t *testing.T) {
 	}
 	if last, first, err := dd.Store.Last(ctx, data.PubSubItemsStream(bareJID, "urn:xmpp:bookmarks:1")); err != nil || last >= first {
 		t.Errorf("PEP items survived the account: [%d,%d] %v", first, last, err)
+	}
+	if _, _, err := dd.Store.Get(ctx, data.PubSubNodeKey(cfg.Services.PubSub, "erins-feed")); !errors.Is(err, data.ErrNotFound) {
+		t.Errorf("the node she alone owned survived the account: %v", err)
 	}
 }
 
