@@ -300,25 +300,34 @@ func (l *itemLog) Get(ctx context.Context, id string) (Item, bool, error) {
 }
 
 // Delete removes live items; it returns the ids that existed.
+// All of them go in one durable write.
 func (l *itemLog) Delete(ctx context.Context, ids []string) ([]string, error) {
-	var gone []string
+	var (
+		gone []string
+		b    data.Batch
+	)
 	for _, id := range ids {
 		_, ok, err := l.lookup(ctx, id)
 		if err != nil {
-			return gone, err
+			return nil, err
 		}
-		if !ok { // absent, or a repeat of an id just removed
+		if !ok || slices.Contains(gone, id) { // absent, or named twice
 			continue
 		}
-		if err := l.unpoint(ctx, id); err != nil {
-			return gone, err
-		}
-		l.count--
+		b.Delete(data.PubSubItemKey(l.host, l.node, id))
 		gone = append(gone, id)
 	}
-	if len(gone) > 0 {
-		_ = l.maybeCompact(ctx)
+	if len(gone) == 0 {
+		return nil, nil
 	}
+	if _, err := l.store.Apply(ctx, &b); err != nil {
+		return nil, fmt.Errorf("pubsub: removing items: %w", err)
+	}
+	for _, id := range gone {
+		l.dropIndex(id)
+		l.count--
+	}
+	_ = l.maybeCompact(ctx)
 	return gone, nil
 }
 

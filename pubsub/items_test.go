@@ -745,3 +745,29 @@ func TestItemPutTrim(t *testing.T) {
 		t.Fatalf("after max 0: %v", idsOf(items))
 	}
 }
+
+// Deleting several items (a multi-id retract) is one durable write;
+// repeats and unknown ids are skipped.
+func TestItemDeleteIsOneWrite(t *testing.T) {
+	ctx := context.Background()
+	cs := &writeCountingStore{Store: openTestStore(t, false)}
+	l := openTestLog(t, cs)
+	for _, id := range []string{"a", "b", "c", "d"} {
+		mustPut(t, l, testItem(id, 1))
+	}
+	cs.writes = 0
+	gone, err := l.Delete(ctx, []string{"a", "c", "a", "zz"})
+	if err != nil || !slices.Equal(gone, []string{"a", "c"}) {
+		t.Fatalf("Delete = %v, %v", gone, err)
+	}
+	if cs.writes != 1 {
+		t.Fatalf("Delete cost %d durable writes, want 1", cs.writes)
+	}
+	if items, _ := l.Latest(ctx, 0); !slices.Equal(idsOf(items), []string{"d", "b"}) || l.Count() != 2 {
+		t.Fatalf("left: %v (count %d)", idsOf(items), l.Count())
+	}
+	again := openTestLog(t, cs.Store)
+	if items, _ := again.Latest(ctx, 0); !slices.Equal(idsOf(items), []string{"d", "b"}) {
+		t.Fatalf("reopened: %v", idsOf(items))
+	}
+}
