@@ -33,11 +33,10 @@ type conn struct {
 	log    *slog.Logger
 	remote netip.Addr
 
-	q          *outQueue
-	done       chan struct{} // closed by hardClose
-	flushed    chan struct{} // closed by the writer once the closing frames are out
-	writerDone chan struct{}
-	hardOnce   sync.Once
+	q        *outQueue
+	done     chan struct{} // closed by hardClose
+	flushed  chan struct{} // closed by the writer once the closing frames are out
+	hardOnce sync.Once
 
 	lastRead atomic.Int64 // unix nanoseconds of the last input
 	bucket   *tokenBucket // inbound throttle, nil if unlimited
@@ -69,12 +68,12 @@ type conn struct {
 func (s *Server) newConn(tr transport, remote netip.Addr) *conn {
 	c := &conn{
 		srv: s, opts: &s.opts, tr: tr, remote: remote,
-		log:        s.opts.Logger.With("transport", tr.name(), "remote", remote.String()),
-		q:          newOutQueue(s.opts.WriteQueueBytes),
-		done:       make(chan struct{}),
-		flushed:    make(chan struct{}),
-		writerDone: make(chan struct{}),
+		log:     s.opts.Logger.With("transport", tr.name(), "remote", remote.String()),
+		q:       newOutQueue(s.opts.WriteQueueBytes),
+		done:    make(chan struct{}),
+		flushed: make(chan struct{}),
 	}
+	c.q.start = func() { go c.writeLoop() }
 	c.q.domain = s.defaultDomain()
 	c.ka.prefix = pingIDPrefix + rand.Text()[:10] + "-"
 	if s.opts.InboundBytesPerSecond > 0 {
@@ -88,7 +87,6 @@ func (s *Server) newConn(tr transport, remote netip.Addr) *conn {
 // has registered c with the server (track).
 func (c *conn) serve() {
 	c.srv.opts.Metrics.StreamOpened(c.tr.name())
-	go c.writeLoop()
 	c.timerMu.Lock()
 	c.authTimer = time.AfterFunc(c.opts.AuthTimeout, func() {
 		c.closeStream(condConnectionTimeout, "Authentication and resource binding took too long", false)
@@ -177,7 +175,8 @@ func (c *conn) waitFlushed() {
 // finish runs on the reader goroutine after the connection is cut.
 func (c *conn) finish() {
 	c.stopTimers()
-	<-c.writerDone
+	c.q.stop()
+	c.releasePendingAcks()
 	c.q.mu.Lock()
 	cond := c.q.condition
 	c.q.mu.Unlock()

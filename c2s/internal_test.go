@@ -175,3 +175,33 @@ func TestCSIClassify(t *testing.T) {
 		}
 	}
 }
+
+// The writer runs only while output is queued: once the queue is drained
+// it ends, a push starts one again, and after stop none starts.
+func TestWriterRunsOnlyWithOutput(t *testing.T) {
+	q := newOutQueue(1 << 10)
+	started := 0
+	q.start = func() {
+		started++
+		go func() {
+			defer q.writers.Done()
+			for {
+				if _, _, _, _, idle := q.takeOrIdle(true); idle {
+					return
+				}
+			}
+		}()
+	}
+	q.push([]byte("<a/>"), false)
+	q.writers.Wait()
+	q.push([]byte("<b/>"), false)
+	q.writers.Wait()
+	if started != 2 {
+		t.Fatalf("%d writers started for two pushes on an idle queue, want 2", started)
+	}
+	q.stop()
+	q.push([]byte("<c/>"), false)
+	if started != 2 {
+		t.Fatal("a writer started after stop")
+	}
+}

@@ -23,7 +23,19 @@ type outQueue struct {
 	// nothing more is queued).
 	inflight int
 	limit    int
-	wake     chan struct{} // capacity 1: "something to do"
+
+	// The writer goroutine runs only while there is output, and lingers
+	// writerLinger after it (a busy room's occupant keeps its writer): an
+	// idle connection keeps no writer (and no writer stack) at all.
+	// running says one is under way; wake tells a running one there is
+	// more; start launches one (set by the conn; nil in unit tests);
+	// writers counts them, for the end of the connection; stopped: the
+	// connection ended, no writer starts any more.
+	running bool
+	wake    chan struct{} // capacity 1
+	stopped bool
+	start   func()
+	writers sync.WaitGroup
 
 	// closed: the closing frames are queued; nothing more is accepted.
 	closed bool
@@ -41,15 +53,59 @@ type outQueue struct {
 	wantAck bool
 }
 
+// writerLinger is how long a writer with nothing to write waits for more
+// before it ends.
+const writerLinger = 250 * time.Millisecond
+
 func newOutQueue(limit int) *outQueue {
 	return &outQueue{limit: limit, wake: make(chan struct{}, 1)}
 }
 
+// signal wakes the running writer, or starts one if there is output.
 func (q *outQueue) signal() {
-	select {
-	case q.wake <- struct{}{}:
-	default:
+	q.mu.Lock()
+	running := q.running
+	start := q.start != nil && !running && !q.stopped && (len(q.items) > 0 || q.closed)
+	if start {
+		q.running = true
+		q.writers.Add(1) // under the lock: stop's Wait sees it
 	}
+	q.mu.Unlock()
+	switch {
+	case start:
+		q.start()
+	case running:
+		select {
+		case q.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// stop keeps any writer from starting again and waits for the one running.
+func (q *outQueue) stop() {
+	q.mu.Lock()
+	q.stopped = true
+	q.mu.Unlock()
+	q.writers.Wait()
+}
+
+// takeOrIdle is take for the writer; idle reports there is nothing to
+// write, and with retire it also ends the writer's turn (running goes
+// false in the same critical section, so a push right after starts a new
+// writer).
+func (q *outQueue) takeOrIdle(retire bool) (items [][]byte, acks []chan struct{}, closed, peerGone, idle bool) {
+	q.mu.Lock()
+	if len(q.items) == 0 && len(q.acks) == 0 && !q.closed {
+		if retire {
+			q.running = false
+		}
+		q.mu.Unlock()
+		return nil, nil, false, false, true
+	}
+	q.mu.Unlock()
+	items, acks, closed, peerGone = q.take()
+	return items, acks, closed, peerGone, false
 }
 
 // pushResult is what push did with the bytes.
@@ -140,19 +196,34 @@ func (q *outQueue) written() {
 	q.mu.Unlock()
 }
 
-// writeLoop is the connection's writer goroutine: it drains the queue and
-// hands each batch to the transport in one call (one conn.Write for TCP:
-// one TLS record and one syscall for everything pending).
+// writeLoop is the connection's writer goroutine, started by signal when
+// output is queued: it drains the queue, handing each batch to the
+// transport in one call (one conn.Write for TCP: one TLS record and one
+// syscall for everything pending), and ends once the queue is empty. After
+// a failed write or the closing frames it ends with running still set, so
+// no writer starts again.
 func (c *conn) writeLoop() {
-	defer close(c.writerDone)
+	defer c.q.writers.Done()
+	linger := time.NewTimer(writerLinger)
+	defer linger.Stop()
+	retire := false
 	for {
-		select {
-		case <-c.q.wake:
-		case <-c.done:
-			c.releasePendingAcks()
-			return
+		items, acks, closed, peerGone, idle := c.q.takeOrIdle(retire)
+		if idle {
+			if retire {
+				return
+			}
+			linger.Reset(writerLinger)
+			select {
+			case <-c.q.wake:
+			case <-linger.C:
+				retire = true // one last look, then end
+			case <-c.done:
+				return // finish stops the queue and releases what waits
+			}
+			continue
 		}
-		items, acks, closed, peerGone := c.q.take()
+		retire = false
 		if len(items) > 0 {
 			var deadline time.Time
 			if c.opts.WriteTimeout > 0 {
@@ -179,7 +250,6 @@ func (c *conn) writeLoop() {
 			if peerGone {
 				c.hardClose()
 			}
-			<-c.done
 			return
 		}
 	}
