@@ -56,6 +56,22 @@ func parseExit(err error) int {
 	return exitUsage
 }
 
+// parseInterleaved parses args with fs, letting flags come before or
+// after the positional arguments, which it returns.
+func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			return positional, nil
+		}
+		positional = append(positional, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+}
+
 func setString(dst **string) func(string) error {
 	return func(v string) error {
 		*dst = &v

@@ -44,17 +44,9 @@ func cmdToken(ctx context.Context, args []string, e env) int {
 		fmt.Fprintf(e.stderr, "gavel token: unknown subcommand %q\n\n%s", sub, tokenUsage)
 		return exitUsage
 	}
-	// Flags may come before or after the argument.
-	var positional []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return parseExit(err)
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		positional = append(positional, fs.Arg(0))
-		args = fs.Args()[1:]
+	positional, err := parseInterleaved(fs, args)
+	if err != nil {
+		return parseExit(err)
 	}
 	if len(positional) != wantArgs {
 		fmt.Fprint(e.stderr, tokenUsage)
