@@ -95,11 +95,8 @@ func TestFullMailboxAndCancel(t *testing.T) {
 		_, err := e.svc.Items(ctx, coreHost, jidOf("romeo@example.com"), "n", ItemQuery{})
 		queued <- err
 	}()
-	sh := e.svc.shard(nodeKey{coreHost, "n"})
-	sh.mu.Lock()
-	h := sh.nodes[nodeKey{coreHost, "n"}]
-	sh.mu.Unlock()
-	for deadline := time.Now().Add(5 * time.Second); len(h.mailbox) == 0; {
+	h := e.svc.nodes.Get(nodeKey{coreHost, "n"})
+	for deadline := time.Now().Add(5 * time.Second); len(h.Mailbox) == 0; {
 		if time.Now().After(deadline) {
 			t.Fatal("request never queued")
 		}

@@ -20,28 +20,18 @@ import (
 	"runtime/debug"
 	"slices"
 	"sort"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"mellium.im/xmpp/jid"
-)
 
-const registryShards = 64
+	"github.com/gavelhq/gavel/internal/actor"
+)
 
 type nodeKey struct{ host, node string }
 
-type registryShard struct {
-	mu     sync.Mutex
-	nodes  map[nodeKey]*nodeHandle
-	closed bool
-}
-
 // nodeHandle is a node's registry entry while its actor runs.
-type nodeHandle struct {
-	key     nodeKey
-	mailbox chan *request
-}
+type nodeHandle = actor.Handle[nodeKey, *request, struct{}]
 
 // request is one unit of work for an actor. done is nil for requests
 // nobody waits for (presence, SendLast).
@@ -72,37 +62,16 @@ var (
 	}
 )
 
-func (s *Service) shard(k nodeKey) *registryShard {
-	var h maphash.Hash
-	h.SetSeed(s.seed)
-	h.WriteString(k.host)
-	h.WriteByte(0)
-	h.WriteString(k.node)
-	return &s.shards[h.Sum64()%registryShards]
-}
-
 // enqueue puts req in the node's mailbox, starting the actor if needed.
 // It never blocks: a full mailbox is resource-constraint.
 func (s *Service) enqueue(k nodeKey, req *request) error {
-	sh := s.shard(k)
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	if sh.closed {
+	switch err := s.nodes.Send(k, req); {
+	case errors.Is(err, actor.ErrFull):
+		return errBusy()
+	case err != nil:
 		return errClosed()
 	}
-	h := sh.nodes[k]
-	if h == nil {
-		h = &nodeHandle{key: k, mailbox: make(chan *request, s.opts.MailboxSize)}
-		sh.nodes[k] = h
-		s.wg.Add(1)
-		go s.runNode(h)
-	}
-	select {
-	case h.mailbox <- req:
-		return nil
-	default:
-		return errBusy()
-	}
+	return nil
 }
 
 // run executes fn in the node's actor and waits for its answer or ctx.
@@ -138,32 +107,8 @@ func (s *Service) post(host, node string, fn func(n *nodeState) error) {
 	}
 }
 
-// release removes h from the registry if nothing waits in its mailbox; the
-// actor exits only when it returns true, so no request is ever lost.
-func (s *Service) release(h *nodeHandle) bool {
-	sh := s.shard(h.key)
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	if len(h.mailbox) > 0 {
-		return false
-	}
-	if sh.nodes[h.key] == h {
-		delete(sh.nodes, h.key)
-	}
-	return true
-}
-
 // ActiveNodes is the number of node actors running.
-func (s *Service) ActiveNodes() int {
-	total := 0
-	for i := range s.shards {
-		sh := &s.shards[i]
-		sh.mu.Lock()
-		total += len(sh.nodes)
-		sh.mu.Unlock()
-	}
-	return total
-}
+func (s *Service) ActiveNodes() int { return s.nodes.Len() }
 
 // node is one node's state, owned by its actor.
 type nodeState struct {
@@ -204,21 +149,20 @@ type nodeState struct {
 }
 
 func (s *Service) runNode(h *nodeHandle) {
-	defer s.wg.Done()
-	n := &nodeState{svc: s, h: h, host: h.key.host, name: h.key.node, ctx: s.baseCtx,
-		log: s.log.With("pubsub_host", h.key.host, "pubsub_node", h.key.node)}
+	n := &nodeState{svc: s, h: h, host: h.Key.host, name: h.Key.node, ctx: s.baseCtx,
+		log: s.log.With("pubsub_host", h.Key.host, "pubsub_node", h.Key.node)}
 	n.reload()
 	idle := time.NewTimer(s.opts.IdleTimeout)
 	defer idle.Stop()
 	defer n.stopExpiryTimer()
 	for {
 		select {
-		case <-s.stopping:
+		case <-s.nodes.Stopping():
 			n.drain()
 			return
-		case req := <-h.mailbox:
+		case req := <-h.Mailbox:
 			n.handle(req)
-			if n.loaded && !n.exists && s.release(h) {
+			if n.loaded && !n.exists && s.nodes.Release(h) {
 				return // nothing to keep: deleted, or never existed
 			}
 			if !idle.Stop() {
@@ -237,7 +181,7 @@ func (s *Service) runNode(h *nodeHandle) {
 		case <-idle.C:
 			// Hibernate unless an item expiry is pending: the timer is what
 			// makes items really expire. The state is in the Store already.
-			if n.expiryTimer == nil && s.release(h) {
+			if n.expiryTimer == nil && s.nodes.Release(h) {
 				return
 			}
 			idle.Reset(s.opts.IdleTimeout)
@@ -249,7 +193,7 @@ func (s *Service) runNode(h *nodeHandle) {
 func (n *nodeState) drain() {
 	for {
 		select {
-		case req := <-n.h.mailbox:
+		case req := <-n.h.Mailbox:
 			req.err = errClosed()
 			req.finish()
 		default:

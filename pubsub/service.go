@@ -21,6 +21,7 @@ import (
 	"mellium.im/xmpp/jid"
 
 	"github.com/gavelhq/gavel/data"
+	"github.com/gavelhq/gavel/internal/actor"
 )
 
 // CreatePolicy says who may create nodes on a non-PEP service.
@@ -107,17 +108,14 @@ type Service struct {
 	admins   map[string]bool
 	local    map[string]bool
 
-	seed   maphash.Seed
-	shards [registryShards]registryShard
+	seed  maphash.Seed
+	nodes *actor.Registry[nodeKey, *request, struct{}]
 	// createLocks serialize node creation per host (MaxNodesPerHost).
 	createLocks [16]sync.Mutex
 
 	presence presenceTable // delivery.go
 
-	baseCtx  context.Context
-	stopping chan struct{}
-	stopOnce sync.Once
-	wg       sync.WaitGroup
+	baseCtx context.Context
 }
 
 // New builds a Service; it starts no goroutine until a node is used.
@@ -182,7 +180,7 @@ func New(o Options) (*Service, error) {
 		// Node actors publishing at once share transactions and fsyncs.
 		opts: o, log: o.Logger, store: data.Grouped(o.Store), notifier: o.Notifier,
 		admins: map[string]bool{}, local: map[string]bool{},
-		seed: maphash.MakeSeed(), baseCtx: context.Background(), stopping: make(chan struct{}),
+		seed: maphash.MakeSeed(), baseCtx: context.Background(),
 	}
 	for _, a := range o.Admins {
 		if j, err := jid.Parse(a); err == nil {
@@ -192,9 +190,7 @@ func New(o Options) (*Service, error) {
 	for _, d := range o.LocalDomains {
 		s.local[strings.ToLower(d)] = true
 	}
-	for i := range s.shards {
-		s.shards[i].nodes = map[nodeKey]*nodeHandle{}
-	}
+	s.nodes = actor.New(s.opts.MailboxSize, s.runNode)
 	s.presence.init()
 	if err := s.checkConfig(s.opts.DefaultConfig); err != nil {
 		return nil, fmt.Errorf("pubsub: invalid default node configuration: %w", err)
@@ -203,25 +199,7 @@ func New(o Options) (*Service, error) {
 }
 
 // Close stops the node actors (pending requests fail) and waits for them.
-func (s *Service) Close(ctx context.Context) error {
-	s.stopOnce.Do(func() {
-		for i := range s.shards {
-			sh := &s.shards[i]
-			sh.mu.Lock()
-			sh.closed = true
-			sh.mu.Unlock()
-		}
-		close(s.stopping)
-	})
-	done := make(chan struct{})
-	go func() { s.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
+func (s *Service) Close(ctx context.Context) error { return s.nodes.Close(ctx) }
 
 // IsPEP reports whether this is the per-account service.
 func (s *Service) IsPEP() bool { return s.opts.PEP }
