@@ -82,7 +82,7 @@ func (r *room) commitRound(ctx context.Context) {
 collect:
 	for len(c.staged) < commitMaxMessages && c.bytes < commitMaxBytes {
 		select {
-		case env := <-r.h.mailbox:
+		case env := <-r.h.Mailbox:
 			if !r.joinsCommit(env) {
 				held = &env
 				break collect

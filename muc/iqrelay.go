@@ -172,7 +172,7 @@ func (r *room) armRelayExpiry() {
 	var fire func()
 	fire = func() {
 		select {
-		case <-svc.stopping:
+		case <-svc.rooms.Stopping():
 			return
 		default:
 		}

@@ -69,9 +69,8 @@ type room struct {
 }
 
 func (s *Service) runRoom(h *roomHandle) {
-	defer s.wg.Done()
-	j, _ := jid.Parse(h.jid)
-	r := &room{svc: s, h: h, jid: j, addr: h.jid, log: s.log.With("room", h.jid),
+	j, _ := jid.Parse(h.Key)
+	r := &room{svc: s, h: h, jid: j, addr: h.Key, log: s.log.With("room", h.Key),
 		occupants: map[string]*occupant{}, sessions: map[string]*session{}}
 	ctx := s.baseCtx
 	r.load(ctx)
@@ -79,12 +78,12 @@ func (s *Service) runRoom(h *roomHandle) {
 	defer idle.Stop()
 	for {
 		select {
-		case <-s.stopping:
+		case <-s.rooms.Stopping():
 			r.shutdown(ctx)
 			return
-		case env := <-h.mailbox:
+		case env := <-h.Mailbox:
 			r.handle(ctx, env)
-			if len(r.order) == 0 && !r.exists && s.release(h) {
+			if len(r.order) == 0 && !r.exists && s.rooms.Release(h) {
 				return // nothing left of it (destroyed, never created)
 			}
 			if !idle.Stop() {
@@ -96,7 +95,7 @@ func (s *Service) runRoom(h *roomHandle) {
 			idle.Reset(s.opts.IdleTimeout)
 		case <-idle.C:
 			// Hibernate: the state is in the Store already.
-			if len(r.order) == 0 && s.release(h) {
+			if len(r.order) == 0 && s.rooms.Release(h) {
 				return
 			}
 			idle.Reset(s.opts.IdleTimeout)
@@ -150,7 +149,7 @@ func (r *room) handle(ctx context.Context, env envelope) {
 
 // publishInfo updates what the service may read about this room.
 func (r *room) publishInfo() {
-	r.h.info.store(&roomInfo{
+	r.h.Extra.store(&roomInfo{
 		jid: r.addr, name: r.cfg.Name, persistent: r.cfg.Persistent,
 		listed: r.exists && !r.locked && r.cfg.Public,
 	})

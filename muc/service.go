@@ -3,15 +3,14 @@ package muc
 import (
 	"context"
 	"errors"
-	"hash/maphash"
 	"log/slog"
 	"strings"
-	"sync"
 	"time"
 
 	"mellium.im/xmpp/jid"
 
 	"github.com/gavelhq/gavel/data"
+	"github.com/gavelhq/gavel/internal/actor"
 	"github.com/gavelhq/gavel/xmlstream"
 )
 
@@ -85,7 +84,6 @@ const (
 	defaultMailbox         = 1024
 	defaultIdleTimeout     = 5 * time.Minute
 	defaultMaxHistoryFetch = 50
-	registryShards         = 64
 )
 
 // Service is the MUC service: a router.Handler for its domain.
@@ -98,27 +96,14 @@ type Service struct {
 	admins map[string]bool
 	local  map[string]bool
 
-	seed   maphash.Seed
-	shards [registryShards]registryShard
+	rooms *actor.Registry[string, envelope, roomInfoBox]
 
-	baseCtx  context.Context
-	stopping chan struct{}
-	stopOnce sync.Once
-	wg       sync.WaitGroup
+	baseCtx context.Context
 }
 
-type registryShard struct {
-	mu     sync.Mutex
-	rooms  map[string]*roomHandle
-	closed bool
-}
-
-// roomHandle is a room's entry in the registry while its actor runs.
-type roomHandle struct {
-	jid     string
-	mailbox chan envelope
-	info    roomInfoBox
-}
+// roomHandle is a room's entry in the registry while its actor runs: its
+// JID (Key), mailbox, and the listing info it publishes (Extra).
+type roomHandle = actor.Handle[string, envelope, roomInfoBox]
 
 // New builds the service. It starts no goroutine: rooms start on demand.
 func New(o Options) (*Service, error) {
@@ -155,7 +140,7 @@ func New(o Options) (*Service, error) {
 	s := &Service{
 		opts: o, domain: d.String(), log: o.Logger, store: o.Store, router: o.Router,
 		admins: map[string]bool{}, local: map[string]bool{},
-		seed: maphash.MakeSeed(), baseCtx: context.Background(), stopping: make(chan struct{}),
+		baseCtx: context.Background(),
 	}
 	for _, a := range o.Admins {
 		if j, err := jid.Parse(a); err == nil {
@@ -165,9 +150,7 @@ func New(o Options) (*Service, error) {
 	for _, l := range o.LocalDomains {
 		s.local[strings.ToLower(l)] = true
 	}
-	for i := range s.shards {
-		s.shards[i].rooms = map[string]*roomHandle{}
-	}
+	s.rooms = actor.New(o.MailboxSize, s.runRoom)
 	return s, nil
 }
 
@@ -205,90 +188,37 @@ func (s *Service) bounce(ctx context.Context, st *xmlstream.Stanza, e *xmlstream
 	}
 }
 
-func (s *Service) shard(room string) *registryShard {
-	return &s.shards[maphash.String(s.seed, room)%registryShards]
-}
-
 // deliver queues env on the room's actor, starting it if the room is not
 // active. It never blocks: a full mailbox answers resource-constraint.
 func (s *Service) deliver(ctx context.Context, room string, env envelope) bool {
-	sh := s.shard(room)
-	sh.mu.Lock()
-	if sh.closed {
-		sh.mu.Unlock()
-		if env.st != nil {
+	err := s.rooms.Send(room, env)
+	if err == nil {
+		return true
+	}
+	if env.st != nil {
+		if errors.Is(err, actor.ErrFull) {
+			s.bounce(ctx, env.st, xmlstream.ResourceConstraint("the room is busy"))
+		} else {
 			s.bounce(ctx, env.st, xmlstream.ServiceUnavailable())
 		}
-		return false
-	}
-	h := sh.rooms[room]
-	if h == nil {
-		h = &roomHandle{jid: room, mailbox: make(chan envelope, s.opts.MailboxSize)}
-		sh.rooms[room] = h
-		s.wg.Add(1)
-		go s.runRoom(h)
-	}
-	select {
-	case h.mailbox <- env:
-		sh.mu.Unlock()
-		return true
-	default:
-	}
-	sh.mu.Unlock()
-	if env.st != nil {
-		s.bounce(ctx, env.st, xmlstream.ResourceConstraint("the room is busy"))
 	}
 	return false
 }
 
-// release removes h from the registry if nothing is waiting in its mailbox;
-// the actor exits only when it returns true, so no stanza is ever lost.
-func (s *Service) release(h *roomHandle) bool {
-	sh := s.shard(h.jid)
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	if len(h.mailbox) > 0 {
-		return false
-	}
-	if sh.rooms[h.jid] == h {
-		delete(sh.rooms, h.jid)
-	}
-	return true
-}
-
 // active returns the handle of an active room, or nil.
-func (s *Service) active(room string) *roomHandle {
-	sh := s.shard(room)
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	return sh.rooms[room]
-}
+func (s *Service) active(room string) *roomHandle { return s.rooms.Get(room) }
 
 // ActiveRooms is the number of rooms whose actor runs.
-func (s *Service) ActiveRooms() int {
-	n := 0
-	for i := range s.shards {
-		sh := &s.shards[i]
-		sh.mu.Lock()
-		n += len(sh.rooms)
-		sh.mu.Unlock()
-	}
-	return n
-}
+func (s *Service) ActiveRooms() int { return s.rooms.Len() }
 
 // activeInfos snapshots the listing info of every active room.
 func (s *Service) activeInfos() []roomInfo {
 	var out []roomInfo
-	for i := range s.shards {
-		sh := &s.shards[i]
-		sh.mu.Lock()
-		for _, h := range sh.rooms {
-			if in := h.info.load(); in != nil {
-				out = append(out, *in)
-			}
+	s.rooms.Each(func(h *roomHandle) {
+		if in := h.Extra.load(); in != nil {
+			out = append(out, *in)
 		}
-		sh.mu.Unlock()
-	}
+	})
 	return out
 }
 
@@ -312,22 +242,4 @@ func (s *Service) do(ctx context.Context, room string, fn func(r *room)) bool {
 // Close stops every room actor: occupants get unavailable presence with
 // status 332 (§13.2), and state is already durable. It waits for the actors
 // or ctx. The service answers service-unavailable afterwards.
-func (s *Service) Close(ctx context.Context) error {
-	s.stopOnce.Do(func() {
-		for i := range s.shards {
-			sh := &s.shards[i]
-			sh.mu.Lock()
-			sh.closed = true
-			sh.mu.Unlock()
-		}
-		close(s.stopping)
-	})
-	done := make(chan struct{})
-	go func() { s.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
+func (s *Service) Close(ctx context.Context) error { return s.rooms.Close(ctx) }
