@@ -81,7 +81,7 @@ func (s *Server) contactPresence(ctx context.Context, owner jid.JID, st *xmlstre
 	if len(s.hooks.presence.contact) == 0 {
 		return
 	}
-	from, err := jid.Parse(st.From())
+	from, err := s.router.ParseJID(st.From())
 	if err != nil || st.From() == "" {
 		return
 	}
