@@ -74,6 +74,12 @@ func (s *Server) newConn(tr transport, remote netip.Addr) *conn {
 		flushed: make(chan struct{}),
 	}
 	c.q.start = func() { go c.writeLoop() }
+	c.q.direct = tr.writeNow
+	c.q.fail = func() {
+		c.hardClose()
+		c.releasePendingAcks()
+	}
+	tr.notifyPending(c.q.kickPending)
 	c.q.domain = s.defaultDomain()
 	c.ka.prefix = pingIDPrefix + rand.Text()[:10] + "-"
 	if s.opts.InboundBytesPerSecond > 0 {
@@ -235,6 +241,7 @@ func (c *conn) closeStreamDrop(cond, text, app string, peerGone, drop bool) bool
 func (c *conn) hardClose() {
 	c.hardOnce.Do(func() {
 		close(c.done)
+		c.q.poke() // the writer sleeps on its wake channel, not on done
 		c.tr.closeNow()
 	})
 }

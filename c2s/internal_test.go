@@ -186,7 +186,7 @@ func TestWriterRunsOnlyWithOutput(t *testing.T) {
 		go func() {
 			defer q.writers.Done()
 			for {
-				if _, _, _, _, idle := q.takeOrIdle(true); idle {
+				if _, _, _, _, idle := q.takeOrIdle(true, false); idle {
 					return
 				}
 			}

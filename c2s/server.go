@@ -107,7 +107,7 @@ func (s *Server) StreamCount() int {
 // (ErrServerClosed).
 func (s *Server) ServeTCP(l net.Listener) error {
 	return s.serveListener(l, func(raw net.Conn) {
-		tr := newTCPTransport(TransportTCP, raw, nil, s.opts.TLSConfig, s.opts.Limits, &s.pool)
+		tr := newTCPTransport(TransportTCP, newSendConn(raw), nil, s.opts.TLSConfig, s.opts.Limits, &s.pool)
 		c := s.newConn(tr, remoteAddr(raw.RemoteAddr()))
 		tr.setActivity(c)
 		if !s.track(c) {
@@ -138,7 +138,8 @@ func (s *Server) ServeDirectTLS(l net.Listener) error {
 // life of the connection (perf.md §3.3).
 func (s *Server) handshakeDirectTLS(raw net.Conn) {
 	defer s.trackHandshake(raw, false)
-	tc := tls.Server(raw, s.directTLS)
+	sc := newSendConn(raw) // blocking until the transport takes over
+	tc := tls.Server(sc, s.directTLS)
 	_ = raw.SetDeadline(time.Now().Add(s.opts.AuthTimeout))
 	if err := tc.Handshake(); err != nil {
 		s.opts.Logger.Debug("c2s: direct TLS handshake failed", "remote", raw.RemoteAddr().String(), "err", err)
@@ -146,7 +147,7 @@ func (s *Server) handshakeDirectTLS(raw net.Conn) {
 		return
 	}
 	_ = raw.SetDeadline(time.Time{})
-	tr := newTCPTransport(TransportDirectTLS, raw, tc, nil, s.opts.Limits, &s.pool)
+	tr := newTCPTransport(TransportDirectTLS, sc, tc, nil, s.opts.Limits, &s.pool)
 	c := s.newConn(tr, remoteAddr(raw.RemoteAddr()))
 	tr.setActivity(c)
 	if !s.track(c) {

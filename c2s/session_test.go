@@ -1,6 +1,7 @@
 package c2s_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -310,6 +311,31 @@ func TestStalledReaderCutByWriteTimeout(t *testing.T) {
 	ev := e.h.nextEnded(t)
 	if !ev.bound || ev.jid != c.JID {
 		t.Fatalf("SessionEnded: %+v", ev)
+	}
+}
+
+// A connection idle for longer than WriteTimeout still gets what is sent
+// to it: the deadline the writer left behind has passed by then, and the
+// stanza is written directly, on the sender's goroutine, then by the
+// writer again (a burst).
+func TestIdleBeyondWriteTimeoutStillDelivers(t *testing.T) {
+	e := newEnv(t, envConfig{opts: func(o *c2s.Options) {
+		o.WriteTimeout = 150 * time.Millisecond
+	}})
+	c := e.login(t, "alice", "idle")
+	res, ok := e.router.Lookup(mustJID(c.JID))
+	if !ok {
+		t.Fatal("not bound")
+	}
+	time.Sleep(400 * time.Millisecond)
+	for i := range 50 {
+		id := fmt.Sprintf("m%d", i)
+		if !res.Session.Send(xmlstream.NewStanza(xmlstream.NewElement(xmlstream.NSClient, "message", "to", c.JID, "id", id))) {
+			t.Fatalf("send %s refused", id)
+		}
+	}
+	for i := range 50 {
+		c.Expect(t, xmpptest.IsID(fmt.Sprintf("m%d", i)), 2*time.Second)
 	}
 }
 

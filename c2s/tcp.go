@@ -15,27 +15,34 @@ import (
 // first byte (XEP-0368).
 type tcpTransport struct {
 	kind   string
-	raw    net.Conn
+	raw    net.Conn    // the socket
+	sc     *sendConn   // the sending side of raw, under TLS if any
 	tlsCfg *tls.Config // STARTTLS config; nil once encrypted or if not offered
 	pool   *bufferPool
 
 	mu sync.Mutex
-	w  net.Conn // what the writer writes to: raw, then the *tls.Conn
+	w  net.Conn // what the writer writes to: sc, then the *tls.Conn
+
+	// deadline is the write deadline last set on raw (writer only).
+	deadline time.Time
 
 	tlsConn *tls.Conn // reader side; set when encrypted
 	ar      activityReader
 	dec     *xmlstream.Decoder
 }
 
-// newTCPTransport wraps conn; tc is non-nil for direct TLS (handshake done).
-func newTCPTransport(kind string, raw net.Conn, tc *tls.Conn, starttls *tls.Config, lim xmlstream.Limits, pool *bufferPool) *tcpTransport {
-	t := &tcpTransport{kind: kind, raw: raw, pool: pool, w: raw}
+// newTCPTransport wraps the socket sc sends on; tc is non-nil for direct
+// TLS (running over sc, handshake done).
+func newTCPTransport(kind string, sc *sendConn, tc *tls.Conn, starttls *tls.Config, lim xmlstream.Limits, pool *bufferPool) *tcpTransport {
+	raw := sc.Conn
+	t := &tcpTransport{kind: kind, raw: raw, sc: sc, pool: pool, w: sc}
 	t.ar.r = raw
 	if tc != nil {
 		t.tlsConn, t.w, t.ar.r = tc, tc, tc
 	} else {
 		t.tlsCfg = starttls
 	}
+	sc.setNonBlocking(true)
 	t.dec = xmlstream.NewDecoder(&t.ar, lim)
 	return t
 }
@@ -105,15 +112,56 @@ func (t *tcpTransport) write(items [][]byte, deadline time.Time) error {
 	// On the raw socket: TLS writes go through it, and a deadline that
 	// expires mid-record leaves the TLS stream broken — the caller closes
 	// the connection then anyway.
-	_ = t.raw.SetWriteDeadline(deadline)
-	if len(items) == 1 {
-		_, err := w.Write(items[0])
+	if deadlineStale(t.deadline, deadline) {
+		_ = t.raw.SetWriteDeadline(deadline)
+		t.deadline = deadline
+	}
+	var err error
+	switch len(items) {
+	case 0: // only what writeNow left pending
+	case 1:
+		_, err = w.Write(items[0])
+	default:
+		b := t.pool.coalesce(items)
+		_, err = w.Write(*b)
+		t.pool.put(b)
+	}
+	if err != nil {
 		return err
 	}
-	b := t.pool.coalesce(items)
-	_, err := w.Write(*b)
-	t.pool.put(b)
-	return err
+	return t.sc.flush()
+}
+
+func (t *tcpTransport) writeNow(b []byte) (ok, flushed bool, err error) {
+	if !t.sc.nonBlocking.Load() {
+		return false, false, nil
+	}
+	t.mu.Lock()
+	w := t.w
+	t.mu.Unlock()
+	if _, err := w.Write(b); err != nil {
+		return true, false, err
+	}
+	return true, !t.sc.hasPending(), nil
+}
+
+func (t *tcpTransport) pending() bool { return t.sc.hasPending() }
+
+func (t *tcpTransport) notifyPending(f func()) { t.sc.onPending = f }
+
+// deadlineSlack is how far a write deadline may lag behind the one asked
+// for: moving it costs a runtime timer update per write, more than the
+// rest of a small write's bookkeeping, and a stalled reader is cut at most
+// this much sooner than c2s.write_timeout.
+const deadlineSlack = time.Second
+
+// deadlineStale reports whether the deadline in effect (set) must move
+// to want.
+func deadlineStale(set, want time.Time) bool {
+	if set.IsZero() || want.IsZero() {
+		return !set.Equal(want)
+	}
+	return want.Sub(set) >= deadlineSlack
 }
 
 func (t *tcpTransport) closeWrite() {
@@ -137,7 +185,10 @@ func (t *tcpTransport) secure() bool { return t.tlsConn != nil }
 func (t *tcpTransport) canStartTLS() bool { return t.tlsCfg != nil && t.tlsConn == nil }
 
 func (t *tcpTransport) startTLS() error {
-	tc := tls.Server(t.raw, t.tlsCfg)
+	// The handshake's flights must go out before it can go on: blocking
+	// writes until it is done (the writer flushed <proceed/> already).
+	t.sc.setNonBlocking(false)
+	tc := tls.Server(t.sc, t.tlsCfg)
 	t.mu.Lock()
 	t.w = tc
 	t.mu.Unlock()
@@ -149,6 +200,7 @@ func (t *tcpTransport) startTLS() error {
 		return err
 	}
 	t.tlsConn, t.tlsCfg = tc, nil
+	t.sc.setNonBlocking(true)
 	t.ar.r = tc
 	t.dec.Reset(&t.ar)
 	return nil

@@ -39,9 +39,21 @@ type transport interface {
 	// stanzaBytes returns what to queue for st.
 	stanzaBytes(st *xmlstream.Stanza) []byte
 
-	// write sends a batch (writer goroutine only); a write that cannot
-	// finish by deadline fails (zero: no deadline).
+	// write sends a batch, and first anything pending (writer goroutine
+	// only); a write that cannot finish by deadline fails (zero: no
+	// deadline).
 	write(items [][]byte, deadline time.Time) error
+	// writeNow writes b on the caller's goroutine without waiting for the
+	// peer, for a caller holding the writer's turn (outQueue's direct
+	// write). ok false: the transport cannot now (nothing was written;
+	// queue b). flushed false: part of b (or of a TLS record) is pending
+	// and the writer must flush it (write with no items).
+	writeNow(b []byte) (ok, flushed bool, err error)
+	// pending reports output that waits for the writer to flush it.
+	pending() bool
+	// notifyPending sets what to call when a write leaves output pending
+	// (a TLS message the reader side sends, for one).
+	notifyPending(func())
 	// closeWrite signals the end of our output once the closing frames
 	// are written (writer goroutine only).
 	closeWrite()

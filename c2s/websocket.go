@@ -243,6 +243,13 @@ func (t *wsTransport) write(items [][]byte, deadline time.Time) error {
 	return nil
 }
 
+// writeNow is not offered: the library's writes wait for the socket.
+func (t *wsTransport) writeNow([]byte) (ok, flushed bool, err error) { return false, false, nil }
+
+func (t *wsTransport) pending() bool { return false }
+
+func (t *wsTransport) notifyPending(func()) {}
+
 // closeWrite does nothing: the client answers our <close/> by closing the
 // WebSocket (RFC 7395 §3.6), which the reader sees. The library's Close
 // handshake is not used: it waits up to 10 s and makes a concurrent

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -30,8 +31,15 @@ type outQueue struct {
 	// running says one is under way; wake tells a running one there is
 	// more; start launches one (set by the conn; nil in unit tests);
 	// writers counts them, for the end of the connection; stopped: the
-	// connection ended, no writer starts any more.
-	running bool
+	// connection ended, no writer starts any more; sleeping: the running
+	// writer found the queue empty and waits for a poke.
+	running  bool
+	sleeping bool
+	// direct writes one stanza on the producer's goroutine when the
+	// connection is idle (transport.writeNow; nil: never); fail ends the
+	// connection after a failed direct write, as a failed writer does.
+	direct  func(b []byte) (ok, flushed bool, err error)
+	fail    func()
 	wake    chan struct{} // capacity 1
 	stopped bool
 	start   func()
@@ -64,21 +72,54 @@ func newOutQueue(limit int) *outQueue {
 // signal wakes the running writer, or starts one if there is output.
 func (q *outQueue) signal() {
 	q.mu.Lock()
-	running := q.running
-	start := q.start != nil && !running && !q.stopped && (len(q.items) > 0 || q.closed)
-	if start {
+	k := q.kickLocked()
+	q.mu.Unlock()
+	q.kick(k)
+}
+
+// kickAction is what a producer does for the writer after queueing.
+type kickAction int
+
+const (
+	kickNone  kickAction = iota
+	kickStart            // launch a writer
+	kickWake             // wake the sleeping writer
+)
+
+// kickLocked decides, under q.mu, whether the writer needs starting or
+// waking. A writer that is busy writing finds the new output on its next
+// take, so it is not woken: one channel send per idle-to-busy turn, not
+// per stanza.
+func (q *outQueue) kickLocked() kickAction {
+	switch {
+	case q.running:
+		if q.sleeping {
+			q.sleeping = false
+			return kickWake
+		}
+	case q.start != nil && !q.stopped && (len(q.items) > 0 || q.closed):
 		q.running = true
 		q.writers.Add(1) // under the lock: stop's Wait sees it
+		return kickStart
 	}
-	q.mu.Unlock()
-	switch {
-	case start:
+	return kickNone
+}
+
+// kick carries out kickLocked's decision, after the lock is released.
+func (q *outQueue) kick(k kickAction) {
+	switch k {
+	case kickStart:
 		q.start()
-	case running:
-		select {
-		case q.wake <- struct{}{}:
-		default:
-		}
+	case kickWake:
+		q.poke()
+	}
+}
+
+// poke leaves a wake-up token for the writer (capacity 1: one suffices).
+func (q *outQueue) poke() {
+	select {
+	case q.wake <- struct{}{}:
+	default:
 	}
 }
 
@@ -90,21 +131,27 @@ func (q *outQueue) stop() {
 	q.writers.Wait()
 }
 
-// takeOrIdle is take for the writer; idle reports there is nothing to
-// write, and with retire it also ends the writer's turn (running goes
-// false in the same critical section, so a push right after starts a new
-// writer).
-func (q *outQueue) takeOrIdle(retire bool) (items [][]byte, acks []chan struct{}, closed, peerGone, idle bool) {
+// takeOrIdle is take for the writer, which first releases the batch it
+// wrote (wrote). idle reports there is nothing to write: the writer then
+// sleeps until poked, or with retire ends its turn (running goes false in
+// the same critical section, so a push right after starts a new writer).
+func (q *outQueue) takeOrIdle(retire, wrote bool) (items [][]byte, acks []chan struct{}, closed, peerGone, idle bool) {
 	q.mu.Lock()
+	if wrote {
+		q.inflight = 0
+	}
 	if len(q.items) == 0 && len(q.acks) == 0 && !q.closed {
 		if retire {
 			q.running = false
+		} else {
+			q.sleeping = true
 		}
 		q.mu.Unlock()
 		return nil, nil, false, false, true
 	}
+	q.sleeping = false
+	items, acks, closed, peerGone = q.takeLocked()
 	q.mu.Unlock()
-	items, acks, closed, peerGone = q.take()
 	return items, acks, closed, peerGone, false
 }
 
@@ -129,10 +176,14 @@ func (q *outQueue) push(b []byte, force bool) pushResult {
 		q.mu.Unlock()
 		return overflow
 	}
+	if !force && q.idleLocked() {
+		return q.writeDirect(b)
+	}
 	q.items = append(q.items, b)
 	q.bytes += len(b)
+	k := q.kickLocked()
 	q.mu.Unlock()
-	q.signal()
+	q.kick(k)
 	return pushed
 }
 
@@ -148,12 +199,82 @@ func (q *outQueue) pushStanza(b []byte, ack bool) pushResult {
 		q.mu.Unlock()
 		return overflow
 	}
+	if !ack && q.idleLocked() {
+		return q.writeDirect(b)
+	}
 	q.items = append(q.items, b)
 	q.bytes += len(b)
 	q.wantAck = q.wantAck || ack
+	k := q.kickLocked()
 	q.mu.Unlock()
-	q.signal()
+	q.kick(k)
 	return pushed
+}
+
+// idleLocked reports that b may be written directly: the transport can,
+// no writer holds the turn, nothing is queued before it.
+func (q *outQueue) idleLocked() bool {
+	return q.direct != nil && !q.running && !q.stopped && !q.closed &&
+		len(q.items) == 0 && len(q.acks) == 0
+}
+
+// writeDirect writes b on the calling goroutine, which takes the writer's
+// turn for one write that never waits (see sendConn). Called with q.mu
+// held (idleLocked true); returns with it released. What the socket did
+// not take, and anything queued meanwhile, is handed to a writer
+// goroutine with the turn.
+func (q *outQueue) writeDirect(b []byte) pushResult {
+	q.running = true
+	q.writers.Add(1) // as a writer: stop waits for this write
+	q.inflight += len(b)
+	q.mu.Unlock()
+	ok, flushed, err := q.direct(b)
+	q.mu.Lock()
+	switch {
+	case err != nil:
+		// The connection failed: keep the turn so no writer starts, as
+		// after a writer's failed write.
+		q.inflight = 0
+		q.mu.Unlock()
+		q.writers.Done()
+		q.fail()
+		return pushed
+	case !ok: // the transport cannot right now: queue it after all
+		q.inflight -= len(b)
+		q.items = append(q.items, b)
+		q.bytes += len(b)
+	case flushed:
+		q.inflight -= len(b)
+	}
+	if (flushed && len(q.items) == 0 && len(q.acks) == 0 && !q.closed) || q.stopped {
+		q.running = false
+		q.mu.Unlock()
+		q.writers.Done()
+		return pushed
+	}
+	// Bytes pending or output queued during the write: a writer takes
+	// the turn (and the writers count) over.
+	q.mu.Unlock()
+	q.start()
+	return pushed
+}
+
+// kickPending makes sure a writer will flush output that a write left
+// pending: the running one is poked (whether or not it sleeps yet, so the
+// token waits for it), or one is started.
+func (q *outQueue) kickPending() {
+	q.mu.Lock()
+	k := kickNone
+	switch {
+	case q.running:
+		k = kickWake
+	case q.start != nil && !q.stopped:
+		q.running = true
+		q.writers.Add(1)
+		k = kickStart
+	}
+	q.mu.Unlock()
+	q.kick(k)
 }
 
 // pushFlush queues b and returns a channel closed once b has been written
@@ -168,8 +289,9 @@ func (q *outQueue) pushFlush(b []byte) chan struct{} {
 	q.items = append(q.items, b)
 	q.bytes += len(b)
 	q.acks = append(q.acks, ack)
+	k := q.kickLocked()
 	q.mu.Unlock()
-	q.signal()
+	q.kick(k)
 	return ack
 }
 
@@ -177,6 +299,11 @@ func (q *outQueue) pushFlush(b []byte) chan struct{} {
 // are among (or were before) what was returned.
 func (q *outQueue) take() (items [][]byte, acks []chan struct{}, closed, peerGone bool) {
 	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.takeLocked()
+}
+
+func (q *outQueue) takeLocked() (items [][]byte, acks []chan struct{}, closed, peerGone bool) {
 	items, acks = q.items, q.acks
 	q.inflight += q.bytes
 	q.items, q.acks, q.bytes = nil, nil, 0
@@ -185,59 +312,69 @@ func (q *outQueue) take() (items [][]byte, acks []chan struct{}, closed, peerGon
 		items = append(items, smR)
 	}
 	q.wantAck = false
-	q.mu.Unlock()
 	return items, acks, closed, peerGone
-}
-
-// written releases the batch take returned once it is written.
-func (q *outQueue) written() {
-	q.mu.Lock()
-	q.inflight = 0
-	q.mu.Unlock()
 }
 
 // writeLoop is the connection's writer goroutine, started by signal when
 // output is queued: it drains the queue, handing each batch to the
 // transport in one call (one conn.Write for TCP: one TLS record and one
-// syscall for everything pending), and ends once the queue is empty. After
-// a failed write or the closing frames it ends with running still set, so
-// no writer starts again.
+// syscall for everything pending), sleeps while the queue is empty, and
+// ends after a linger tick (every writerLinger) on which it had written
+// nothing. After a failed write or the closing frames it ends with running
+// still set, so no writer starts again.
+//
+// It sleeps on one channel, not a select over wake, done and a timer:
+// hardClose and the linger tick poke the same channel, so a fanned-out
+// stanza costs the writer a plain receive and no timer reset.
 func (c *conn) writeLoop() {
-	defer c.q.writers.Done()
-	linger := time.NewTimer(writerLinger)
+	q := c.q
+	defer q.writers.Done()
+	var tick atomic.Bool
+	linger := time.AfterFunc(writerLinger, func() {
+		tick.Store(true)
+		q.poke()
+	})
 	defer linger.Stop()
-	retire := false
+	retire, wrote, active := false, false, false
 	for {
-		items, acks, closed, peerGone, idle := c.q.takeOrIdle(retire)
+		if c.tr.pending() {
+			// Left by a direct write or a TLS message of the reader side.
+			if err := c.tr.write(nil, c.writeDeadline()); err != nil {
+				q.written()
+				c.writeFailed(err, nil)
+				return
+			}
+			wrote, active, retire = true, true, false
+		}
+		items, acks, closed, peerGone, idle := q.takeOrIdle(retire, wrote)
+		wrote = false
 		if idle {
 			if retire {
 				return
 			}
-			linger.Reset(writerLinger)
+			<-q.wake
 			select {
-			case <-c.q.wake:
-			case <-linger.C:
-				retire = true // one last look, then end
 			case <-c.done:
 				return // finish stops the queue and releases what waits
+			default:
+			}
+			if tick.Swap(false) {
+				if !active {
+					retire = true // a quiet tick: one last look, then end
+					continue
+				}
+				active = false
+				linger.Reset(writerLinger)
 			}
 			continue
 		}
 		retire = false
 		if len(items) > 0 {
-			var deadline time.Time
-			if c.opts.WriteTimeout > 0 {
-				deadline = time.Now().Add(c.opts.WriteTimeout)
-			}
-			err := c.tr.write(items, deadline)
-			c.q.written()
+			err := c.tr.write(items, c.writeDeadline())
+			wrote, active = true, true
 			if err != nil {
-				if errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) {
-					c.stalledReader()
-				}
-				c.hardClose()
-				closeAll(acks)
-				c.releasePendingAcks()
+				q.written()
+				c.writeFailed(err, acks)
 				return
 			}
 		}
@@ -253,6 +390,33 @@ func (c *conn) writeLoop() {
 			return
 		}
 	}
+}
+
+// writeDeadline is the deadline for a write starting now (zero: none).
+func (c *conn) writeDeadline() time.Time {
+	if c.opts.WriteTimeout <= 0 {
+		return time.Time{}
+	}
+	return time.Now().Add(c.opts.WriteTimeout)
+}
+
+// writeFailed ends the connection after a failed write; a write that ran
+// into its deadline marks a stalled reader. acks: those of the batch.
+func (c *conn) writeFailed(err error, acks []chan struct{}) {
+	if errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) {
+		c.stalledReader()
+	}
+	c.hardClose()
+	closeAll(acks)
+	c.releasePendingAcks()
+}
+
+// written releases the in-flight count of a batch whose write failed (a
+// successful one is released by the next takeOrIdle).
+func (q *outQueue) written() {
+	q.mu.Lock()
+	q.inflight = 0
+	q.mu.Unlock()
 }
 
 func closeAll(acks []chan struct{}) {

@@ -38,10 +38,8 @@ func (t template) fanout(ctx context.Context, rt Router, to []*session) {
 		rt.Route(ctx, t.stanza(to[0]))
 		return
 	}
-	copies := t.Copies(len(to), func(i int) xmlstream.Addressee { return to[i].addressee() })
-	for i := range copies {
-		rt.Route(ctx, &copies[i])
-	}
+	t.Each(len(to), func(i int) xmlstream.Addressee { return to[i].addressee() },
+		func(st *xmlstream.Stanza) { rt.Route(ctx, st) })
 }
 
 // sendTo routes one stanza built from el to one session.

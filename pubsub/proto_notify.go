@@ -81,10 +81,8 @@ func (p *Protocol) fanout(ctx context.Context, t *xmlstream.Template, to []strin
 		p.opts.Router.Route(ctx, t.Stanza(xmlstream.Addressee{To: to[0]}))
 		return
 	}
-	copies := t.Copies(len(to), func(i int) xmlstream.Addressee { return xmlstream.Addressee{To: to[i]} })
-	for i := range copies {
-		p.opts.Router.Route(ctx, &copies[i])
-	}
+	t.Each(len(to), func(i int) xmlstream.Addressee { return xmlstream.Addressee{To: to[i]} },
+		func(st *xmlstream.Stanza) { p.opts.Router.Route(ctx, st) })
 }
 
 // notification builds the message for ev, without 'to' (nil for an Event

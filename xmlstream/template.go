@@ -120,6 +120,27 @@ func (t *Template) Copies(n int, addressee func(i int) Addressee) []Stanza {
 	return stanzas
 }
 
+// copiesPerSlab bounds the slab Each builds at once: ~64 copies of a
+// typical stanza are some 25 KB, which stay in cache between being written
+// and being queued. One slab for a 10,000-occupant room was 4 MB of fresh
+// memory per message, touched twice (zeroed, then filled): a microsecond
+// per copy in page faults and cache misses, and all of it pinned until the
+// slowest recipient's writer was done.
+const copiesPerSlab = 64
+
+// Each builds the copies for n recipients, addressee(i) giving the i-th,
+// and hands each to fn in order, a slab of copiesPerSlab at a time (see
+// Copies for what a copy shares). fn may keep the stanza.
+func (t *Template) Each(n int, addressee func(i int) Addressee, fn func(*Stanza)) {
+	for lo := 0; lo < n; lo += copiesPerSlab {
+		hi := min(lo+copiesPerSlab, n)
+		copies := t.Copies(hi-lo, func(i int) Addressee { return addressee(lo + i) })
+		for i := range copies {
+			fn(&copies[i])
+		}
+	}
+}
+
 func (t *Template) appendCopy(buf []byte, a Addressee) []byte {
 	buf = append(buf, t.prefix...)
 	if a.ToAttr != nil {

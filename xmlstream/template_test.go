@@ -53,3 +53,27 @@ func TestTemplateEmptyElement(t *testing.T) {
 		t.Fatalf("got %s", st.Raw)
 	}
 }
+
+// Each hands every recipient its own copy, in order, across slab borders.
+func TestTemplateEachCoversEveryRecipientInOrder(t *testing.T) {
+	tmpl := NewTemplate(NewElement(NSClient, "message", "from", "room@muc.example.org/a").Append(
+		NewElement(NSClient, "body").AppendText("bid")))
+	for _, n := range []int{0, 1, copiesPerSlab - 1, copiesPerSlab, copiesPerSlab + 1, 3*copiesPerSlab + 7} {
+		var got []string
+		tmpl.Each(n, func(i int) Addressee { return Addressee{To: string(rune('a'+i%26)) + "@example.org"} },
+			func(st *Stanza) {
+				if !bytes.Contains(st.Raw, []byte("<body>bid</body>")) {
+					t.Fatalf("copy %d lost its payload: %s", len(got), st.Raw)
+				}
+				got = append(got, st.To())
+			})
+		if len(got) != n {
+			t.Fatalf("n=%d: %d copies", n, len(got))
+		}
+		for i, to := range got {
+			if want := string(rune('a'+i%26)) + "@example.org"; to != want {
+				t.Fatalf("n=%d: copy %d to %q, want %q", n, i, to, want)
+			}
+		}
+	}
+}
