@@ -448,11 +448,26 @@ func TestBlockCacheBounded(t *testing.T) {
 		_, _, gen := c.get(fmt.Sprint(i))
 		c.fill(fmt.Sprint(i), blocklist{}, gen)
 	}
-	if len(c.entries) != blockCacheUsers || c.lru.Len() != blockCacheUsers {
-		t.Fatalf("cache holds %d/%d entries, want %d", len(c.entries), c.lru.Len(), blockCacheUsers)
+	if len(c.entries) != blockCacheUsers || len(c.ring) != blockCacheUsers {
+		t.Fatalf("cache holds %d/%d entries, want %d", len(c.entries), len(c.ring), blockCacheUsers)
 	}
 	if _, ok, _ := c.get("0"); ok {
-		t.Fatal("least recently used entry not evicted")
+		t.Fatal("an entry never used since it was filled was not the one evicted")
+	}
+	// A hit gives its entry a second chance: the hand passes it by.
+	if _, ok, _ := c.get("10"); !ok {
+		t.Fatal("entry 10 missing")
+	}
+	for i := range 20 {
+		c.fill(fmt.Sprint("new", i), blocklist{}, c.gen)
+	}
+	if _, ok, _ := c.get("10"); !ok {
+		t.Fatal("a recently used entry was evicted before unused ones")
+	}
+	for i, e := range c.ring {
+		if e.slot != i || c.entries[e.bare] != e {
+			t.Fatalf("ring slot %d holds %q with slot %d", i, e.bare, e.slot)
+		}
 	}
 	// A load that started before a write does not overwrite it.
 	_, _, gen := c.get("u")
