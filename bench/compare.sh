@@ -59,13 +59,17 @@ esac
 # (c2s.inbound_bytes_per_second, 64 KiB/s by default), as the peers run
 # without their shapers (../shared/peers configs); a load generator's
 # publishers and senders each send far more than a person.
-# S4: Gavel cuts off a reader whose queue passes
-# c2s.write_queue_bytes; the default 1 MiB holds ~40 s of a 50-bid/s room,
-# longer than the slow readers' 30 s stall, so S4 runs with 512 KiB (~20 s).
-# Not lower: a joiner of a 1,000-occupant room is sent ~450 KB of occupant
-# presences at once, and 256 KiB cut off healthy joiners.
+# S4: Gavel cuts off a reader whose queue passes c2s.write_queue_bytes, or
+# whose socket takes nothing for c2s.write_timeout. A stalled reader's
+# kernel buffers (256 KiB send, 32 KiB receive) absorb ~13 s of a
+# 50-bid/s room before anything waits; the default 1 MiB queue then holds
+# ~45 s more and the default 15 s timeout ends ~28 s into the stall, too
+# close to the slow readers' 30 s. S4 runs with 512 KiB and 10 s: cut
+# ~23 s in. Not a smaller queue: a joiner of a 1,000-occupant room is sent
+# ~450 KB of occupant presences at once, and 256 KiB cut off healthy
+# joiners.
 case "$SCENARIO" in
-	S4) GAVEL_YAML="${GAVEL_YAML-$'c2s:\n  inbound_bytes_per_second: 0\n  write_queue_bytes: 524288\n'}" ;;
+	S4) GAVEL_YAML="${GAVEL_YAML-$'c2s:\n  inbound_bytes_per_second: 0\n  write_queue_bytes: 524288\n  write_timeout: 10s\n'}" ;;
 	*) GAVEL_YAML="${GAVEL_YAML-$'c2s:\n  inbound_bytes_per_second: 0\n'}" ;;
 esac
 # A peer whose ports are busy (another engineer's run on this shared box)
