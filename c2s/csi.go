@@ -83,7 +83,7 @@ func (s *session) csiFlushLocked() {
 	held := s.csi.held
 	s.csi.held = nil
 	for _, h := range held {
-		s.deliverLocked(h.st)
+		s.deliverLocked(h.st, nil)
 	}
 }
 

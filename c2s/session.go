@@ -70,17 +70,32 @@ func (s *session) Send(st *xmlstream.Stanza) bool {
 	if s.csi.inactive && s.csiHold(st) {
 		return true
 	}
-	return s.deliverLocked(st)
+	return s.deliverLocked(st, nil)
 }
 
-// deliverLocked passes st to stream management and the attached stream.
-func (s *session) deliverLocked(st *xmlstream.Stanza) bool {
+// SendBatched implements router.BatchSender: Send, with the write left for
+// b's Flush (the queue joins b on its first held stanza).
+func (s *session) SendBatched(st *xmlstream.Stanza, b *router.Batch) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ending {
+		return false
+	}
+	if s.csi.inactive && s.csiHold(st) {
+		return true
+	}
+	return s.deliverLocked(st, b)
+}
+
+// deliverLocked passes st to stream management and the attached stream;
+// with a batch, the write waits for the batch's Flush.
+func (s *session) deliverLocked(st *xmlstream.Stanza, b *router.Batch) bool {
 	c := s.c
 	if !s.sm.enabled {
 		if c == nil {
 			return false
 		}
-		switch c.q.push(c.tr.stanzaBytes(st), false) {
+		switch c.pushStanza(c.tr.stanzaBytes(st), false, b) {
 		case pushed:
 			c.opts.Metrics.StanzaOut(st.Name.Local)
 			return true
@@ -96,7 +111,7 @@ func (s *session) deliverLocked(st *xmlstream.Stanza) bool {
 	if c == nil {
 		return true // detached: kept for the resume
 	}
-	switch c.q.pushStanza(c.tr.stanzaBytes(st), s.wantAckLocked(time.Now())) {
+	switch c.pushStanza(c.tr.stanzaBytes(st), s.wantAckLocked(time.Now()), b) {
 	case pushed:
 		c.opts.Metrics.StanzaOut(st.Name.Local)
 	case overflow:

@@ -1,6 +1,7 @@
 package c2s_test
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -336,6 +337,44 @@ func TestIdleBeyondWriteTimeoutStillDelivers(t *testing.T) {
 	}
 	for i := range 50 {
 		c.Expect(t, xmpptest.IsID(fmt.Sprintf("m%d", i)), 2*time.Second)
+	}
+}
+
+// Stanzas routed with a router.Batch wait for its Flush and then arrive
+// together, in order; a plain Send meanwhile (another producer) takes the
+// held ones with it, still in order.
+func TestBatchHoldsUntilFlush(t *testing.T) {
+	e := newEnv(t, envConfig{})
+	c := e.login(t, "alice", "batch")
+	res, ok := e.router.Lookup(mustJID(c.JID))
+	if !ok {
+		t.Fatal("not bound")
+	}
+	msg := func(id string) *xmlstream.Stanza {
+		return xmlstream.NewStanza(xmlstream.NewElement(xmlstream.NSClient, "message", "to", c.JID, "id", id))
+	}
+	var b router.Batch
+	ctx := router.WithBatch(context.Background(), &b)
+	for _, id := range []string{"b1", "b2", "b3"} {
+		if !router.SendVia(ctx, res.Session, msg(id)) {
+			t.Fatalf("%s refused", id)
+		}
+	}
+	if st, err := c.Next(200 * time.Millisecond); err == nil {
+		t.Fatalf("got %s before the batch was flushed", st.Raw)
+	}
+	b.Flush()
+	for _, id := range []string{"b1", "b2", "b3"} {
+		c.Expect(t, xmpptest.IsID(id), 2*time.Second)
+	}
+
+	router.SendVia(ctx, res.Session, msg("h1"))
+	res.Session.Send(msg("p1")) // not batched: writes h1 too
+	c.Expect(t, xmpptest.IsID("h1"), 2*time.Second)
+	c.Expect(t, xmpptest.IsID("p1"), 2*time.Second)
+	b.Flush() // nothing left: harmless
+	if st, err := c.Next(100 * time.Millisecond); err == nil {
+		t.Fatalf("unexpected %s", st.Raw)
 	}
 }
 

@@ -132,14 +132,21 @@ func (t *tcpTransport) write(items [][]byte, deadline time.Time) error {
 	return t.sc.flush()
 }
 
-func (t *tcpTransport) writeNow(b []byte) (ok, flushed bool, err error) {
+func (t *tcpTransport) writeNow(items [][]byte) (ok, flushed bool, err error) {
 	if !t.sc.nonBlocking.Load() {
 		return false, false, nil
 	}
 	t.mu.Lock()
 	w := t.w
 	t.mu.Unlock()
-	if _, err := w.Write(b); err != nil {
+	if len(items) == 1 {
+		_, err = w.Write(items[0])
+	} else {
+		b := t.pool.coalesce(items)
+		_, err = w.Write(*b)
+		t.pool.put(b)
+	}
+	if err != nil {
 		return true, false, err
 	}
 	return true, !t.sc.hasPending(), nil

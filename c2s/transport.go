@@ -43,12 +43,12 @@ type transport interface {
 	// only); a write that cannot finish by deadline fails (zero: no
 	// deadline).
 	write(items [][]byte, deadline time.Time) error
-	// writeNow writes b on the caller's goroutine without waiting for the
-	// peer, for a caller holding the writer's turn (outQueue's direct
+	// writeNow writes items (in one write) on the caller's goroutine
+	// without waiting for the peer, for a caller holding the writer's turn (outQueue's direct
 	// write). ok false: the transport cannot now (nothing was written;
-	// queue b). flushed false: part of b (or of a TLS record) is pending
+	// queue them). flushed false: part of them (or of a TLS record) is pending
 	// and the writer must flush it (write with no items).
-	writeNow(b []byte) (ok, flushed bool, err error)
+	writeNow(items [][]byte) (ok, flushed bool, err error)
 	// pending reports output that waits for the writer to flush it.
 	pending() bool
 	// notifyPending sets what to call when a write leaves output pending

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/gavelhq/gavel/router"
 )
 
 // outQueue is the bounded queue between the producers of one connection
@@ -38,8 +40,13 @@ type outQueue struct {
 	// direct writes one stanza on the producer's goroutine when the
 	// connection is idle (transport.writeNow; nil: never); fail ends the
 	// connection after a failed direct write, as a failed writer does.
-	direct  func(b []byte) (ok, flushed bool, err error)
-	fail    func()
+	direct func(items [][]byte) (ok, flushed bool, err error)
+	fail   func()
+	// one is the item slice of a one-stanza direct write (turn holder
+	// only: no allocation per write).
+	one [1][]byte
+	// held: stanzas pushed for a router.Batch wait in items for Flush.
+	held    bool
 	wake    chan struct{} // capacity 1
 	stopped bool
 	start   func()
@@ -177,7 +184,7 @@ func (q *outQueue) push(b []byte, force bool) pushResult {
 		return overflow
 	}
 	if !force && q.idleLocked() {
-		return q.writeDirect(b)
+		return q.writeDirectOne(b)
 	}
 	q.items = append(q.items, b)
 	q.bytes += len(b)
@@ -200,7 +207,7 @@ func (q *outQueue) pushStanza(b []byte, ack bool) pushResult {
 		return overflow
 	}
 	if !ack && q.idleLocked() {
-		return q.writeDirect(b)
+		return q.writeDirectOne(b)
 	}
 	q.items = append(q.items, b)
 	q.bytes += len(b)
@@ -218,18 +225,25 @@ func (q *outQueue) idleLocked() bool {
 		len(q.items) == 0 && len(q.acks) == 0
 }
 
-// writeDirect writes b on the calling goroutine, which takes the writer's
-// turn for one write that never waits (see sendConn). Called with q.mu
-// held (idleLocked true); returns with it released. What the socket did
-// not take, and anything queued meanwhile, is handed to a writer
-// goroutine with the turn.
-func (q *outQueue) writeDirect(b []byte) pushResult {
+// writeDirectOne is writeDirect for the single stanza b.
+func (q *outQueue) writeDirectOne(b []byte) pushResult {
+	q.one[0] = b
+	return q.writeDirect(q.one[:], len(b))
+}
+
+// writeDirect writes items (n bytes, in one write) on the calling
+// goroutine, which takes the writer's turn for one write that never waits
+// (see sendConn). Called with q.mu held, the connection idle and items not
+// queued; returns with q.mu released. What the socket did not take, and
+// anything queued meanwhile, is handed to a writer goroutine with the turn.
+func (q *outQueue) writeDirect(items [][]byte, n int) pushResult {
 	q.running = true
 	q.writers.Add(1) // as a writer: stop waits for this write
-	q.inflight += len(b)
+	q.inflight += n
 	q.mu.Unlock()
-	ok, flushed, err := q.direct(b)
+	ok, flushed, err := q.direct(items)
 	q.mu.Lock()
+	q.one[0] = nil
 	switch {
 	case err != nil:
 		// The connection failed: keep the turn so no writer starts, as
@@ -239,12 +253,12 @@ func (q *outQueue) writeDirect(b []byte) pushResult {
 		q.writers.Done()
 		q.fail()
 		return pushed
-	case !ok: // the transport cannot right now: queue it after all
-		q.inflight -= len(b)
-		q.items = append(q.items, b)
-		q.bytes += len(b)
+	case !ok: // the transport cannot right now: queue them after all, first
+		q.inflight -= n
+		q.items = append(append(make([][]byte, 0, len(items)+len(q.items)), items...), q.items...)
+		q.bytes += n
 	case flushed:
-		q.inflight -= len(b)
+		q.inflight -= n
 	}
 	if (flushed && len(q.items) == 0 && len(q.acks) == 0 && !q.closed) || q.stopped {
 		q.running = false
@@ -257,6 +271,55 @@ func (q *outQueue) writeDirect(b []byte) pushResult {
 	q.mu.Unlock()
 	q.start()
 	return pushed
+}
+
+// pushHeld is pushStanza for a router.Batch: b is queued but not written
+// until Flush (or until another producer's push wakes the writer, which
+// takes everything). first reports that the queue joined the batch with
+// this push: the caller then holds q in the batch.
+func (q *outQueue) pushHeld(b []byte, ack bool) (r pushResult, first bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.closed {
+		return rejected, false
+	}
+	if q.bytes+q.inflight+len(b) > q.limit {
+		return overflow, false
+	}
+	q.items = append(q.items, b)
+	q.bytes += len(b)
+	q.wantAck = q.wantAck || ack
+	first, q.held = !q.held, true
+	return pushed, first
+}
+
+// pushStanza queues a bound client's stanza: held for b's Flush when b is
+// set, else written directly or by the writer.
+func (c *conn) pushStanza(bs []byte, ack bool, b *router.Batch) pushResult {
+	if b == nil {
+		return c.q.pushStanza(bs, ack)
+	}
+	r, first := c.q.pushHeld(bs, ack)
+	if first {
+		b.Hold(c.q)
+	}
+	return r
+}
+
+// Flush implements router.Flusher: what pushHeld queued goes out, in one
+// direct write when the connection is idle, else by the writer.
+func (q *outQueue) Flush() {
+	q.mu.Lock()
+	q.held = false
+	if len(q.items) > 0 && !q.wantAck && q.direct != nil && !q.running && !q.stopped && !q.closed && len(q.acks) == 0 {
+		items, n := q.items, q.bytes
+		q.items, q.bytes = nil, 0
+		q.writeDirect(items, n)
+		return
+	}
+	k := q.kickLocked()
+	q.mu.Unlock()
+	q.kick(k)
 }
 
 // kickPending makes sure a writer will flush output that a write left

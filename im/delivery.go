@@ -9,6 +9,7 @@ import (
 
 	"mellium.im/xmpp/jid"
 
+	"github.com/gavelhq/gavel/router"
 	"github.com/gavelhq/gavel/xmlstream"
 )
 
@@ -150,7 +151,7 @@ func (s *Server) toFull(ctx context.Context, to jid.JID, st *xmlstream.Stanza) {
 		case typ == "probe":
 			s.answerProbe(ctx, to.Bare(), st)
 		case bound:
-			res.Session.Send(st)
+			router.SendVia(ctx, res.Session, st)
 		}
 		// Available/unavailable/error presence to an unbound resource is ignored.
 	}

@@ -103,10 +103,15 @@ func (s *Server) filterInbound(ctx context.Context, to jid.JID, st *xmlstream.St
 func (s *Server) delivered(ctx context.Context, to jid.JID, st *xmlstream.Stanza, sessions []sender) {
 	var got []router.Session
 	for _, t := range sessions {
-		if t.Send(st) && len(s.hooks.delivered) > 0 {
-			if rs, ok := t.(router.Session); ok {
-				got = append(got, rs)
-			}
+		rs, isSession := t.(router.Session)
+		var ok bool
+		if isSession {
+			ok = router.SendVia(ctx, rs, st) // held for the caller's batch, if any
+		} else {
+			ok = t.Send(st)
+		}
+		if ok && isSession && len(s.hooks.delivered) > 0 {
+			got = append(got, rs)
 		}
 	}
 	for _, h := range s.hooks.delivered {

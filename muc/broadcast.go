@@ -11,6 +11,7 @@ package muc
 import (
 	"context"
 
+	"github.com/gavelhq/gavel/router"
 	"github.com/gavelhq/gavel/xmlstream"
 )
 
@@ -40,6 +41,37 @@ func (t template) fanout(ctx context.Context, rt Router, to []*session) {
 	}
 	t.Each(len(to), func(i int) xmlstream.Addressee { return to[i].addressee() },
 		func(st *xmlstream.Stanza) { rt.Route(ctx, st) })
+}
+
+// fanoutRound routes a commit round's messages to every session, in order.
+// With several messages each session's share is routed together and held
+// in a router.Batch, so a local client gets them in one write: one TLS
+// record and one syscall for the round rather than one per message. A
+// busy room's rounds grow with its backlog, so the cost per message falls
+// exactly when messages queue up (perf.md §3: batching several stanzas
+// per write cuts the per-stanza cost 4-30x).
+func fanoutRound(ctx context.Context, rt Router, msgs []*xmlstream.Element, to []*session) {
+	switch len(msgs) {
+	case 0:
+		return
+	case 1:
+		newTemplate(msgs[0]).fanout(ctx, rt, to)
+		return
+	}
+	tmpls := make([]template, len(msgs))
+	for i, el := range msgs {
+		tmpls[i] = newTemplate(el)
+	}
+	var b router.Batch
+	defer b.Flush() // also if a Route panics: nothing stays held
+	bctx := router.WithBatch(ctx, &b)
+	for _, s := range to {
+		a := s.addressee()
+		for _, t := range tmpls {
+			rt.Route(bctx, t.Stanza(a))
+		}
+		b.Flush()
+	}
 }
 
 // sendTo routes one stanza built from el to one session.

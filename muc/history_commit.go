@@ -161,12 +161,13 @@ func (r *room) flushCommit(ctx context.Context) {
 			r.log.Error("history append failed", "err", err, "messages", len(recs))
 		}
 	}
-	to := r.allSessions()
+	out := make([]*xmlstream.Element, 0, len(c.staged))
 	for _, m := range c.staged {
 		if failed && m.rec != nil {
 			r.svc.bounce(ctx, m.st, xmlstream.InternalServerError())
 			continue
 		}
-		newTemplate(m.out).fanout(ctx, r.svc.router, to)
+		out = append(out, m.out)
 	}
+	fanoutRound(ctx, r.svc.router, out, r.allSessions())
 }
