@@ -13,6 +13,7 @@
 # script started are stopped, by PID. Results: bench/results/SCENARIO.jsonl
 # (one JSON line per server, overwritten each run) and SCENARIO.md.
 # Extra arguments go to `gavel-bench run` after the scenario defaults.
+# GAVEL_LOG=FILE keeps Gavel's log (default: a temporary file, removed).
 set -euo pipefail
 
 SCENARIO="${1:?usage: bench/compare.sh S1|S2|S3|S4|S5|S6|S7 [gavel-bench run flags...]}"
@@ -151,9 +152,9 @@ for server in $SERVERS; do
 		fi
 		taskset -c "$SERVER_CPU" "$GAVEL" serve --dev "${GAVEL_CFG[@]}" --data "$TMP/gavel-data" \
 			--c2s-addr 127.0.0.1:17222 --c2s-tls-addr 127.0.0.1:17223 \
-			--s2s-addr 127.0.0.1:17269 --http-addr 127.0.0.1:17280 >"$TMP/gavel.log" 2>&1 &
+			--s2s-addr 127.0.0.1:17269 --http-addr 127.0.0.1:17280 >"${GAVEL_LOG:-$TMP/gavel.log}" 2>&1 &
 		GAVEL_PID=$!
-		wait_port 127.0.0.1 17222 30 || { tail -20 "$TMP/gavel.log" >&2; die "gavel did not start"; }
+		wait_port 127.0.0.1 17222 30 || { tail -20 "${GAVEL_LOG:-$TMP/gavel.log}" >&2; die "gavel did not start"; }
 		pin "$GAVEL_PID"
 		run_tool gavel 127.0.0.1:17222 "$GAVEL_PID"
 		cleanup

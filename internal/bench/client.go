@@ -105,6 +105,14 @@ type Client struct {
 	closeOnce sync.Once
 }
 
+// SetReadBuffer sets the TCP socket's receive buffer (no-op on WebSocket).
+func (c *Client) SetReadBuffer(n int) error {
+	if tc, ok := c.raw.(*net.TCPConn); ok {
+		return tc.SetReadBuffer(n)
+	}
+	return nil
+}
+
 // Dial connects (connection number idx of the run) without opening the stream.
 func (d *Dialer) Dial(ctx context.Context, idx int) (*Client, error) {
 	c := &Client{d: d}

@@ -184,6 +184,7 @@ func runAuction(ctx context.Context, e *Env, r *Result) error {
 		time.Sleep(20 * time.Millisecond)
 	}
 	cpu.stop(r, "bids")
+	waitSlowReaders(ctx, m, slowIn)
 	m.closing.Store(true)
 
 	delivered := m.delivered.Load()
@@ -302,4 +303,23 @@ func orDefault(s, def string) string {
 		return def
 	}
 	return s
+}
+
+// waitSlowReaders gives slow readers that resumed time to read what the
+// kernel still held for them and reach the end of a stream the server cut:
+// through a receive buffer below the loopback segment size that backlog
+// trickles in (zero-window probes), and a cut seen only after the run
+// closed was not counted. It waits while any of them still receives (at
+// most 30 s, and 3 s after the last stanza).
+func waitSlowReaders(ctx context.Context, m *mucRoom, slowIn int) {
+	if slowIn == 0 {
+		return
+	}
+	limit := time.Now().Add(30 * time.Second)
+	for ctx.Err() == nil && m.slowCut.Load() < int64(slowIn) && time.Now().Before(limit) {
+		if time.Since(time.Unix(0, m.slowLast.Load())) > 3*time.Second {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }

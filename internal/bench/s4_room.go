@@ -123,6 +123,7 @@ type mucRoom struct {
 	lastArrival          atomic.Int64 // unix ns of the last bid delivered to a healthy occupant
 	healthyDropped       atomic.Int64 // healthy occupants whose stream ended early
 	slowCut              atomic.Int64 // slow readers whose stream the server ended
+	slowLast             atomic.Int64 // unix ns of a slow reader's last stanza
 	kicked               atomic.Int64 // own unavailable presence while joined
 	complete             atomic.Int64 // S6: occupants whose list reached n
 	completeLast         atomic.Int64 // S6: unix ns of the last completion
@@ -198,6 +199,9 @@ func (o *mucOccupant) readLoop(m *mucRoom) {
 		}
 		now := time.Now().UnixNano()
 		m.stanzas.Add(1)
+		if o.kind == kindSlow {
+			m.slowLast.Store(now)
+		}
 		storeMax(&m.lastStanza, now)
 		switch st.Name.Local {
 		case "message":
@@ -220,6 +224,11 @@ func (o *mucOccupant) stall(m *mucRoom) {
 		end := m.stallEnd.Load()
 		d := time.Until(time.Unix(0, end))
 		if d <= 0 {
+			// Resume as a normal reader: a receive buffer below the
+			// loopback segment size lets the backlog in only by
+			// zero-window probes, seconds apart, and the end of a stream
+			// the server cut would be seen after the run.
+			_ = o.SetReadBuffer(1 << 20)
 			return
 		}
 		time.Sleep(min(d, 100*time.Millisecond))
