@@ -41,7 +41,7 @@ failed=0
 for run in "${RUNS[@]}"; do
 	IFS='|' read -r name envs args <<<"$run"
 	wanted "$name" || continue
-	echo "== $name: $envs bash bench/compare.sh $args" >&2
+	echo "== $name: ${envs:+$envs }bash bench/compare.sh $args" >&2
 	start="$(date -u '+%H:%M')"
 	# shellcheck disable=SC2086
 	if ! env $envs bash "$ROOT/bench/compare.sh" $args; then
@@ -50,7 +50,7 @@ for run in "${RUNS[@]}"; do
 	fi
 	{
 		echo
-		echo "## $name (started $start UTC): \`$envs bash bench/compare.sh $args\`"
+		echo "## $name (started $start UTC): \`${envs:+$envs }bash bench/compare.sh $args\`"
 		cat "$OUT/$name.md" 2>/dev/null || echo "(no results)"
 	} >> "$ALL.tmp"
 done
