@@ -35,12 +35,21 @@ type sendConn struct {
 
 	mu      sync.Mutex
 	pending []byte
+
+	// The non-blocking write's arguments and results, under mu: the
+	// function given to RawConn.Control is built once (writeFD), so a
+	// write allocates no closure.
+	wp      []byte
+	wn      int
+	werr    error
+	writeFD func(fd uintptr)
 }
 
 // newSendConn wraps c; without a raw descriptor (not a socket: tests with
 // net.Pipe) every write blocks as on c itself.
 func newSendConn(c net.Conn) *sendConn {
 	sc := &sendConn{Conn: c}
+	sc.writeFD = sc.writeLocked
 	if sysc, ok := c.(syscall.Conn); ok {
 		if raw, err := sysc.SyscallConn(); err == nil {
 			sc.raw = raw
@@ -87,31 +96,16 @@ func (sc *sendConn) Write(p []byte) (int, error) {
 }
 
 // tryWrite writes what the socket takes now (EAGAIN is not an error).
+// Called with mu held.
 func (sc *sendConn) tryWrite(p []byte) (int, error) {
-	var n int
-	var werr error
+	sc.wp, sc.wn, sc.werr = p, 0, nil
 	// Control, not RawConn.Write: that one fails once the write deadline
 	// has passed (the writer's deadline outlives its write) and would
-	// touch the poller's readiness state. sc.mu serializes this with
-	// flush, which writes only while pending is non-empty.
-	err := sc.raw.Control(func(fd uintptr) {
-		for n < len(p) {
-			m, e := syscall.Write(int(fd), p[n:])
-			switch {
-			case e == syscall.EINTR:
-				continue
-			case e == syscall.EAGAIN:
-				return // the rest is for flush, which may wait
-			case e != nil:
-				werr = e
-				return
-			case m <= 0:
-				werr = io.ErrShortWrite
-				return
-			}
-			n += m
-		}
-	})
+	// touch the poller's readiness state. mu serializes this with flush,
+	// which writes only while pending is non-empty.
+	err := sc.raw.Control(sc.writeFD)
+	n, werr := sc.wn, sc.werr
+	sc.wp, sc.werr = nil, nil
 	if err == nil {
 		err = werr
 	}
@@ -119,6 +113,27 @@ func (sc *sendConn) tryWrite(p []byte) (int, error) {
 		return n, &net.OpError{Op: "write", Net: "tcp", Err: err}
 	}
 	return n, nil
+}
+
+// writeLocked is tryWrite's body, run by RawConn.Control on the socket.
+func (sc *sendConn) writeLocked(fd uintptr) {
+	p := sc.wp
+	for sc.wn < len(p) {
+		m, e := syscall.Write(int(fd), p[sc.wn:])
+		switch {
+		case e == syscall.EINTR:
+			continue
+		case e == syscall.EAGAIN:
+			return // the rest is for flush, which may wait
+		case e != nil:
+			sc.werr = e
+			return
+		case m <= 0:
+			sc.werr = io.ErrShortWrite
+			return
+		}
+		sc.wn += m
+	}
 }
 
 // hasPending reports bytes that still wait for flush.
