@@ -74,7 +74,9 @@ func (s *Server) newConn(tr transport, remote netip.Addr) *conn {
 		flushed: make(chan struct{}),
 	}
 	c.q.start = func() { go c.writeLoop() }
-	c.q.direct = tr.writeNow
+	if tr.canWriteNow() {
+		c.q.direct = tr.writeNow
+	}
 	c.q.fail = func() {
 		c.hardClose()
 		c.releasePendingAcks()

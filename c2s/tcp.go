@@ -152,6 +152,8 @@ func (t *tcpTransport) writeNow(items [][]byte) (ok, flushed bool, err error) {
 	return true, !t.sc.hasPending(), nil
 }
 
+func (t *tcpTransport) canWriteNow() bool { return true }
+
 func (t *tcpTransport) pending() bool { return t.sc.hasPending() }
 
 func (t *tcpTransport) notifyPending(f func()) { t.sc.onPending = f }

@@ -49,6 +49,8 @@ type transport interface {
 	// queue them). flushed false: part of them (or of a TLS record) is pending
 	// and the writer must flush it (write with no items).
 	writeNow(items [][]byte) (ok, flushed bool, err error)
+	// canWriteNow: writeNow is supported at all (not on WebSocket).
+	canWriteNow() bool
 	// pending reports output that waits for the writer to flush it.
 	pending() bool
 	// notifyPending sets what to call when a write leaves output pending

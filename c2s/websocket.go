@@ -246,6 +246,8 @@ func (t *wsTransport) write(items [][]byte, deadline time.Time) error {
 // writeNow is not offered: the library's writes wait for the socket.
 func (t *wsTransport) writeNow([][]byte) (ok, flushed bool, err error) { return false, false, nil }
 
+func (t *wsTransport) canWriteNow() bool { return false }
+
 func (t *wsTransport) pending() bool { return false }
 
 func (t *wsTransport) notifyPending(func()) {}
