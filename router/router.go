@@ -13,6 +13,7 @@ import (
 	"hash/maphash"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -305,8 +306,14 @@ func (r *Router) Resources(bare string) []Resource {
 
 // Lookup returns the resource bound at the full JID.
 func (r *Router) Lookup(full jid.JID) (Resource, bool) {
-	b := full.Bare().String()
 	f := full.String()
+	// The bare JID is f up to the first '/': neither a localpart nor a
+	// domainpart may contain one. One string built per lookup, not two:
+	// this runs for every copy a room or node fans out.
+	b := f
+	if i := strings.IndexByte(f, '/'); i >= 0 {
+		b = f[:i]
+	}
 	sh := r.shard(b)
 	sh.mu.RLock()
 	defer sh.mu.RUnlock()

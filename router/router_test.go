@@ -130,6 +130,22 @@ func TestUpdateLookupUnbind(t *testing.T) {
 	}
 }
 
+// A resource may contain '/' and '@'; the lookup splits the bare JID at
+// the first '/', which only the resource can follow.
+func TestLookupResourceWithSlashAndAt(t *testing.T) {
+	r := New(Options{})
+	bind(t, r, "dave@example.org", "home/desk@2")
+	if _, ok := r.Lookup(jid.MustParse("dave@example.org/home/desk@2")); !ok {
+		t.Fatal("resource with '/' and '@' not found")
+	}
+	if _, ok := r.Lookup(jid.MustParse("dave@example.org/home")); ok {
+		t.Fatal("a prefix of the resource matched")
+	}
+	if _, ok := r.Lookup(jid.MustParse("example.org/home/desk@2")); ok {
+		t.Fatal("a domain JID with that resource matched")
+	}
+}
+
 func iq(from, to string) *xmlstream.Stanza {
 	return xmlstream.NewStanza(xmlstream.NewElement(xmlstream.NSClient, "iq",
 		"from", from, "to", to, "id", "q1", "type", "get").
