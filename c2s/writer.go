@@ -37,8 +37,9 @@ type outQueue struct {
 	// writer found the queue empty and waits for a poke.
 	running  bool
 	sleeping bool
-	// direct writes one stanza on the producer's goroutine when the
-	// connection is idle (transport.writeNow; nil: never); fail ends the
+	// direct writes stanzas (one, or a batch's share) on the producer's
+	// goroutine when the connection is idle (transport.writeNow; nil:
+	// never, as on WebSocket); fail ends the
 	// connection after a failed direct write, as a failed writer does.
 	direct func(items [][]byte) (ok, flushed bool, err error)
 	fail   func()
