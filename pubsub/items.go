@@ -19,6 +19,7 @@ package pubsub
 // order whatever prefix of the repointing happened), then truncates.
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -197,7 +198,49 @@ func (l *itemLog) planTrim(ctx context.Context, id string, replaced bool, max in
 	if max < 0 || count <= max {
 		return nil, 0, nil
 	}
-	excess := count - max
+	if l.index != nil && len(l.index) <= trimFromIndexMax {
+		dropped, head = l.planTrimIndex(id, count-max)
+		return dropped, head, nil
+	}
+	return l.planTrimWalk(ctx, id, count-max)
+}
+
+// trimFromIndexMax: up to this many items, planTrim orders the in-memory
+// index instead of reading the log's oldest entries from the store. A
+// store read is a Badger transaction, and on a busy one-core server each
+// transaction's bookkeeping waits for Badger's own goroutines to be
+// scheduled (docs/benchmarks.md, S7): a publish to a node at max_items did
+// two transactions, now one.
+const trimFromIndexMax = 64
+
+// planTrimIndex is planTrim from the in-memory index: the live entries,
+// oldest first, are the index ordered by sequence (the log's other entries
+// are dead). It gives what planTrimWalk gives.
+func (l *itemLog) planTrimIndex(id string, excess int) (dropped []string, head uint64) {
+	type live struct {
+		seq uint64
+		id  string
+	}
+	order := make([]live, 0, len(l.index))
+	for eid, seq := range l.index {
+		if eid != id {
+			order = append(order, live{seq, eid})
+		}
+	}
+	slices.SortFunc(order, func(a, b live) int { return cmp.Compare(a.seq, b.seq) })
+	head = l.last + 1 // the new entry, when every older one goes
+	for _, e := range order {
+		if excess == 0 {
+			return dropped, e.seq
+		}
+		dropped = append(dropped, e.id)
+		excess--
+	}
+	return dropped, head
+}
+
+// planTrimWalk is planTrim reading the log's oldest live entries.
+func (l *itemLog) planTrimWalk(ctx context.Context, id string, excess int) (dropped []string, head uint64, err error) {
 	head = l.last + 1 // the new entry, when every older one goes
 	err = l.walk(ctx, l.first, 0, true, min(excess+1, readBatchMax), func(e data.Entry, eid string) (bool, error) {
 		if eid == id {

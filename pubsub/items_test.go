@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strconv"
 	"testing"
@@ -769,5 +770,40 @@ func TestItemDeleteIsOneWrite(t *testing.T) {
 	again := openTestLog(t, cs.Store)
 	if items, _ := again.Latest(ctx, 0); !slices.Equal(idsOf(items), []string{"d", "b"}) {
 		t.Fatalf("reopened: %v", idsOf(items))
+	}
+}
+
+// planTrim from the in-memory index plans exactly what reading the log
+// plans, through a random run of publishes, republishes and retracts.
+func TestPlanTrimIndexMatchesWalk(t *testing.T) {
+	ctx := context.Background()
+	l := openTestLog(t, openTestStore(t, false))
+	rng := rand.New(rand.NewPCG(1, 2))
+	for step := range 600 {
+		id := "i" + strconv.Itoa(rng.IntN(24))
+		if rng.IntN(5) == 0 {
+			if _, err := l.Delete(ctx, []string{id}); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		max := 1 + rng.IntN(12)
+		_, replaced, err := l.lookup(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if count := l.count + map[bool]int{true: 0, false: 1}[replaced]; count > max && l.index != nil {
+			fromIndex, headIndex := l.planTrimIndex(id, count-max)
+			fromLog, headLog, err := l.planTrimWalk(ctx, id, count-max)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(fromIndex, fromLog) || headIndex != headLog {
+				t.Fatalf("step %d: index plans %v head %d, the log %v head %d", step, fromIndex, headIndex, fromLog, headLog)
+			}
+		}
+		if _, _, err := l.PutTrim(ctx, testItem(id, step), max); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
