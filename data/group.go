@@ -13,6 +13,7 @@ package data
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 )
 
@@ -95,16 +96,43 @@ func (g *grouped) leadRound() {
 	reqs := g.pending
 	g.pending = nil
 	g.mu.Unlock()
-	for len(reqs) > 0 {
+	// A panic in the store (recovered further up, by an actor) must not
+	// leave callers waiting for ever or the lead taken: the batches not
+	// finished fail, the lead passes on, and the panic goes on up.
+	defer func() {
+		if p := recover(); p != nil {
+			for _, r := range reqs {
+				if !r.finished {
+					r.err = fmt.Errorf("data: group commit failed: %v", p)
+					finish(r)
+				}
+			}
+			g.passLead()
+			panic(p)
+		}
+	}()
+	for rest := reqs; len(rest) > 0; {
 		n, ops, size := 0, 0, 0
-		for n < len(reqs) && (n == 0 || (ops+len(reqs[n].b.ops) <= groupMaxOps && size+reqs[n].b.size <= groupMaxBytes)) {
-			ops += len(reqs[n].b.ops)
-			size += reqs[n].b.size
+		for n < len(rest) && (n == 0 || (ops+len(rest[n].b.ops) <= groupMaxOps && size+rest[n].b.size <= groupMaxBytes)) {
+			ops += len(rest[n].b.ops)
+			size += rest[n].b.size
 			n++
 		}
-		g.commit(reqs[:n])
-		reqs = reqs[n:]
+		g.commit(rest[:n])
+		rest = rest[n:]
 	}
+	g.passLead()
+}
+
+// finish publishes r's outcome to its caller.
+func finish(r *groupReq) {
+	r.finished = true
+	r.wake <- struct{}{} // capacity 1, signalled once (a leader's own is never read)
+}
+
+// passLead hands the lead to the first caller that queued during the
+// round, or ends it.
+func (g *grouped) passLead() {
 	g.mu.Lock()
 	if len(g.pending) == 0 {
 		g.running = false
@@ -120,13 +148,18 @@ func (g *grouped) leadRound() {
 // commit applies reqs in one transaction, or one by one when the joint
 // one fails.
 func (g *grouped) commit(reqs []*groupReq) {
+	// Outcomes are published only once known: if the store panics, the
+	// panic goes up to leadRound, which fails the unfinished ones.
+	g.apply(reqs)
+	for _, r := range reqs {
+		finish(r)
+	}
+}
+
+// apply sets the outcomes of reqs: one joint transaction, or one each
+// when the joint one fails.
+func (g *grouped) apply(reqs []*groupReq) {
 	ctx := context.Background() // queued writes are not cancelled
-	defer func() {
-		for _, r := range reqs {
-			r.finished = true
-			r.wake <- struct{}{} // capacity 1, signalled once (a leader's own is never read)
-		}
-	}()
 	if len(reqs) == 1 {
 		reqs[0].seqs, reqs[0].err = g.Store.Apply(ctx, reqs[0].b)
 		return

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 )
 
 // countingApplier counts the transactions that reach the store.
@@ -82,4 +83,45 @@ func seqRange(from, to uint64) []uint64 {
 		out = append(out, s)
 	}
 	return out
+}
+
+// panickingApplier panics on the batches marked with a "boom" key.
+type panickingApplier struct{ Store }
+
+func (p panickingApplier) Apply(ctx context.Context, b *Batch) ([]uint64, error) {
+	for _, op := range b.ops {
+		if string(op.key) == "boom" {
+			panic("store exploded")
+		}
+	}
+	return p.Store.Apply(ctx, b)
+}
+
+// A store that panics under a group commit fails the batches of that
+// round (the panic reaches the leading caller, whose actor recovers it)
+// and leaves the group usable: nobody waits for ever, the lead is free.
+func TestGroupedSurvivesAPanickingStore(t *testing.T) {
+	g := Grouped(panickingApplier{openMem(t)})
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Error("the leader's Apply did not panic")
+			}
+		}()
+		var b Batch
+		b.Put([]byte("boom"), []byte("x"))
+		_, _ = g.Apply(bg, &b)
+	}()
+	var b Batch
+	b.Put([]byte("fine"), []byte("x"))
+	done := make(chan error, 1)
+	go func() { _, err := g.Apply(bg, &b); done <- err }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("after the panic: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Apply hangs after a panicking round: the lead was never released")
+	}
 }
