@@ -120,12 +120,7 @@ func runS3(ctx context.Context, e *Env, r *Result) error {
 
 	nSent, nDelivered := sent.Load(), st.delivered.Load()
 	lost := max(nSent-nDelivered-st.errors.Load(), 0)
-	// Throughput: deliveries over the span from the first send to the last
-	// arrival, so a server that queues is charged for its backlog.
-	span := sendSecs
-	if la := st.lastArrival.Load(); la > 0 {
-		span = max(span, float64(la-sendStart.UnixNano())/1e9)
-	}
+	span := deliverySpan(sendSecs, sendStart, st.lastArrival.Load())
 	r.Add("delivered_per_s", float64(nDelivered)/span, "msg/s", "higher", true)
 	r.Add("offered_per_s", float64(cfg.Rate), "msg/s", "", false)
 	r.Add("sent_per_s", float64(nSent)/sendSecs, "msg/s", "", false)
@@ -146,6 +141,27 @@ func runS3(ctx context.Context, e *Env, r *Result) error {
 		r.Notes = append(r.Notes, "send lag p99 above 10 ms: the sender fell behind its schedule (client-bound, or TCP back-pressure from the server)")
 	}
 	return nil
+}
+
+// deliverySpan is the time throughput is counted over: from the first
+// send (t0) to the last arrival (unix ns; 0: none), at least the sending
+// time, so a server that queues is charged for its backlog.
+func deliverySpan(sendSecs float64, t0 time.Time, lastArrival int64) float64 {
+	if lastArrival <= 0 {
+		return sendSecs
+	}
+	return max(sendSecs, float64(lastArrival-t0.UnixNano())/1e9)
+}
+
+// addFanoutDelivery reports a fan-out scenario's delivered rate (under
+// rateName), latency percentiles and losses: d is the delivery latency
+// summary, which is also kept among the result's latencies by the caller.
+func addFanoutDelivery(r *Result, rateName string, delivered, expected int64, span float64, d LatencySummary, p999Headline bool) {
+	r.Add(rateName, float64(delivered)/span, "stanzas/s", "higher", true)
+	r.Add("delivery_p50", d.P50, "ms", "lower", true)
+	r.Add("delivery_p99", d.P99, "ms", "lower", true)
+	r.Add("delivery_p999", d.P999, "ms", "lower", p999Headline)
+	r.Add("lost_pct", pctOf(max(expected-delivered, 0), expected), "%", "lower", true)
 }
 
 func pctOf(a, b int64) float64 {

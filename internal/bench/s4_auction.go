@@ -188,17 +188,9 @@ func runAuction(ctx context.Context, e *Env, r *Result) error {
 	m.closing.Store(true)
 
 	delivered := m.delivered.Load()
-	span := sendSecs
-	if la := m.lastArrival.Load(); la > 0 {
-		span = max(span, float64(la-t0.UnixNano())/1e9)
-	}
 	lost := max(expected-delivered, 0)
 	d := m.lat.Summary("delivery")
-	r.Add("delivered_per_s", float64(delivered)/span, "stanzas/s", "higher", true)
-	r.Add("delivery_p50", d.P50, "ms", "lower", true)
-	r.Add("delivery_p99", d.P99, "ms", "lower", true)
-	r.Add("delivery_p999", d.P999, "ms", "lower", true)
-	r.Add("lost_pct", pctOf(lost, expected), "%", "lower", true)
+	addFanoutDelivery(r, "delivered_per_s", delivered, expected, deliverySpan(sendSecs, t0, m.lastArrival.Load()), d, true)
 	if nSlow > 0 {
 		r.Add("slow_cut_off", float64(m.slowCut.Load()), "", "", true)
 	}

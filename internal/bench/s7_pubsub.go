@@ -325,17 +325,9 @@ func runS7(ctx context.Context, e *Env, r *Result) error {
 	run.closing.Store(true)
 
 	delivered, expected := run.delivered.Load(), run.expected.Load()
-	span := sendSecs
-	if la := run.lastArrival.Load(); la > 0 {
-		span = max(span, float64(la-t0.UnixNano())/1e9)
-	}
 	lost := max(expected-delivered, 0)
 	d := run.lat.Summary("delivery")
-	r.Add("notifications_per_s", float64(delivered)/span, "stanzas/s", "higher", true)
-	r.Add("delivery_p50", d.P50, "ms", "lower", true)
-	r.Add("delivery_p99", d.P99, "ms", "lower", true)
-	r.Add("delivery_p999", d.P999, "ms", "lower", false)
-	r.Add("lost_pct", pctOf(lost, expected), "%", "lower", true)
+	addFanoutDelivery(r, "notifications_per_s", delivered, expected, deliverySpan(sendSecs, t0, run.lastArrival.Load()), d, false)
 	r.Add("published", float64(run.published.Load()), "", "", false)
 	r.Add("publishes_sent", float64(sent.Load()), "", "", false)
 	r.Add("publishes_per_s", float64(sent.Load())/sendSecs, "/s", "", false)
