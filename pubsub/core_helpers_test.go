@@ -289,6 +289,21 @@ func (e *coreEnv) createNode(owner, node string, mutate func(*Config)) {
 	}
 }
 
+// castNode creates node "n" owned by juliet, with nurse a publisher,
+// tybalt publish-only and romeo a member subscribed to it: the cast of the
+// permission tests.
+func (e *coreEnv) castNode() {
+	e.t.Helper()
+	e.createNode("juliet@example.com", "n", nil)
+	for who, aff := range map[string]Affiliation{
+		"nurse@example.com": AffPublisher, "tybalt@example.com": AffPublishOnly, "romeo@example.com": AffMember,
+	} {
+		mustOK(e.t, coreSetAff(e, "n", who, aff))
+	}
+	_, err := e.svc.Subscribe(bgCtx, coreHost, jidOf("romeo@example.com"), "n", jidOf("romeo@example.com"), nil)
+	mustOK(e.t, err)
+}
+
 // host is the host tests use: the service's, or with PEP the owner's.
 func (e *coreEnv) host() string {
 	if e.opts.PEP {

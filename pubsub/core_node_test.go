@@ -223,12 +223,7 @@ func TestDeleteWithoutNotifyDelete(t *testing.T) {
 
 func TestPurge(t *testing.T) {
 	e := newCoreEnv(t, nil)
-	e.createNode("juliet@example.com", "n", nil)
-	mustOK(t, coreSetAff(e, "n", "nurse@example.com", AffPublisher))
-	mustOK(t, coreSetAff(e, "n", "romeo@example.com", AffMember))
-	mustOK(t, coreSetAff(e, "n", "tybalt@example.com", AffPublishOnly))
-	_, err := e.svc.Subscribe(bgCtx, coreHost, jidOf("romeo@example.com"), "n", jidOf("romeo@example.com"), nil)
-	mustOK(t, err)
+	e.castNode()
 	e.publish("juliet@example.com", "n", "a", "x")
 	e.rec.take()
 	wantCoreErr(t, e.svc.Purge(bgCtx, coreHost, jidOf("romeo@example.com"), "n"), "forbidden", "auth", "")

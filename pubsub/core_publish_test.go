@@ -163,12 +163,7 @@ func TestPublishOptionsOnExistingNode(t *testing.T) {
 
 func TestRetract(t *testing.T) {
 	e := newCoreEnv(t, nil)
-	e.createNode("juliet@example.com", "n", nil)
-	mustOK(t, coreSetAff(e, "n", "nurse@example.com", AffPublisher))
-	mustOK(t, coreSetAff(e, "n", "tybalt@example.com", AffPublishOnly))
-	mustOK(t, coreSetAff(e, "n", "romeo@example.com", AffMember))
-	_, err := e.svc.Subscribe(bgCtx, coreHost, jidOf("romeo@example.com"), "n", jidOf("romeo@example.com"), nil)
-	mustOK(t, err)
+	e.castNode()
 	e.publish("juliet@example.com", "n", "j1", "x")
 	e.publish("tybalt@example.com", "n", "t1", "x")
 	e.publish("nurse@example.com", "n", "n1", "x")
